@@ -1,0 +1,46 @@
+# koop: the two commands of the README, and the rest of the developer loop.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.koop-installed
+PEERS := .venv-peers
+
+.PHONY: demo test lint docs bench venv clean
+
+venv: $(STAMP)
+
+# torch comes first, pinned, so that the CPU build on disk is used (an unpinned torch
+# pulls a multi-GB CUDA build); the extras' torch range is then already satisfied.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[torch,dask,plot,dev,bench]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/koop demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q --cov=koop --cov-report=term:skip-covered
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check koop tests benchmarks
+
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict
+
+# Peers (pykoopman 1.2.1 needs setuptools<82 and pins old scikit-learn/pydmd) live in
+# their own venv so that they never change koop's environment.
+$(PEERS)/.installed:
+	$(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS)/bin/python -m pip install --quiet torch==2.13.0
+	$(PEERS)/bin/python -m pip install --quiet 'setuptools<82' pykoopman==1.2.1 kooplearn deeptime datafold pydmd psutil
+	touch $@
+
+bench: $(STAMP) $(PEERS)/.installed
+	$(PY) benchmarks/gram.py
+
+clean:
+	rm -rf $(VENV) $(PEERS) koop-report site .pytest_cache

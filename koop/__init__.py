@@ -1,0 +1,24 @@
+"""koop: Koopman and transfer operators from time-series data, with verified spectra.
+
+Importing koop loads numpy, scipy, numba, xarray and scikit-learn only; torch, dask and
+matplotlib are imported on first use by the parts that need them.
+"""
+
+from koop import data, dictionaries, estimators, gram, systems
+from koop.estimators import DMD, EDMD
+from koop.gram import GramMatrices, build_gram
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "data",
+    "dictionaries",
+    "estimators",
+    "gram",
+    "systems",
+    "DMD",
+    "EDMD",
+    "GramMatrices",
+    "build_gram",
+]

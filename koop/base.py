@@ -1,0 +1,212 @@
+r"""The estimator contract shared by every Koopman model in koop.
+
+A fitted model holds a reduced representation of the learned operator (see
+:mod:`koop.estimators._solvers`): functions :math:`h(x) = \psi(x) Q` (``basis_``), their
+evolution :math:`h(x_{n+1}) \approx h(x_n) K_r` (``reduced_matrix_``) and the state
+reconstruction :math:`x \approx h(x) C_r` (``state_map_``). Everything else —
+eigenvalues, eigenfunctions, modes, prediction, simulation, scores — follows from these
+three arrays here, once, for every estimator.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.metrics import r2_score
+from sklearn.utils.validation import check_is_fitted
+
+from koop.data import as_trajectories, check_array
+
+__all__ = ["KoopmanEstimator"]
+
+
+class KoopmanEstimator(BaseEstimator):
+    """Base class: fit / predict / simulate / score and the spectral attributes.
+
+    Subclasses implement ``fit`` and set, via :meth:`_set_reduced_model`, the fitted
+    arrays ``basis_``, ``reduced_matrix_`` and ``state_map_``, plus ``dictionary_``
+    (a fitted dictionary; for DMD the identity) and ``n_features_in_``.
+
+    Attributes
+    ----------
+    eigenvalues_ : ndarray of complex, shape (n_modes,)
+        Discrete-time Koopman eigenvalues, sorted by modulus (descending).
+    eigenvectors_ : ndarray of complex, shape (n_dictionary, n_modes)
+        Coefficients :math:`g_j` of the eigenfunctions :math:`\\phi_j = \\Psi g_j`.
+    modes_ : ndarray of complex, shape (n_features_in_, n_modes)
+        Koopman modes: :math:`x \\approx \\sum_j \\phi_j(x)\\,\\xi_j` (column ``j`` is
+        :math:`\\xi_j`).
+    continuous_eigenvalues_ : ndarray of complex
+        :math:`\\log(\\lambda_j)/\\Delta t`, when ``dt`` is known (else absent).
+    dt_ : float or None
+        Sampling interval seen in ``fit``.
+    """
+
+    _estimator_type = "regressor"
+
+    # -- helpers for subclasses -------------------------------------------------------
+    def _validate_training_data(self, X: Any, y: Any, dt: Any, lazy: bool = False):
+        return as_trajectories(X, y, dt=dt, name="X", min_pairs=2, lazy=lazy)
+
+    def _set_reduced_model(self, basis, reduced, state_map, dt) -> None:
+        from koop.estimators._solvers import spectral_decomposition
+
+        self.basis_ = np.asarray(basis)
+        self.reduced_matrix_ = np.asarray(reduced)
+        self.state_map_ = np.asarray(state_map)
+        lam, V = spectral_decomposition(self.reduced_matrix_)
+        self.eigenvalues_ = lam
+        self._eigvecs_reduced_ = V
+        self.eigenvectors_ = self.basis_ @ V
+        try:
+            modes = np.linalg.solve(V, self.state_map_)
+        except np.linalg.LinAlgError:
+            modes = np.linalg.lstsq(V, self.state_map_, rcond=None)[0]
+        self.modes_ = np.ascontiguousarray(modes.T.astype(np.complex128))
+        self.dt_ = dt
+        if dt is not None:
+            with np.errstate(divide="ignore"):
+                self.continuous_eigenvalues_ = np.log(lam.astype(np.complex128)) / dt
+
+    @property
+    def n_lags_(self) -> int:
+        """Past samples the dictionary needs per row (0 for pointwise dictionaries)."""
+        check_is_fitted(self, "reduced_matrix_")
+        return int(getattr(self.dictionary_, "n_lags", 0))
+
+    @property
+    def koopman_matrix_(self) -> np.ndarray:
+        r"""The Koopman matrix :math:`K = G^+A` on dictionary coefficients (M x M).
+
+        A function :math:`g = \Psi c` is mapped to :math:`Kg \approx \Psi (K c)`.
+        """
+        check_is_fitted(self, "reduced_matrix_")
+        Q = self.basis_
+        # K = Q K_r Q^+ on the retained span; Q^+ = Q^* G for the G-orthonormal basis
+        return Q @ self.reduced_matrix_ @ np.linalg.pinv(Q)
+
+    def _lift(self, X: Any, name: str = "X") -> np.ndarray:
+        check_is_fitted(self, "reduced_matrix_")
+        X = check_array(X, name=name, n_features=self.n_features_in_,
+                        min_samples=self.n_lags_ + 1)
+        return self.dictionary_.transform(X) @ self.basis_
+
+    def _real_if_real(self, Z: np.ndarray) -> np.ndarray:
+        if np.iscomplexobj(Z) and not (
+            np.iscomplexobj(self.reduced_matrix_) or np.iscomplexobj(self.state_map_)
+        ):
+            return Z.real
+        return Z
+
+    # -- public API -------------------------------------------------------------------
+    def eigenfunctions(self, X: Any) -> np.ndarray:
+        r"""Evaluate the Koopman eigenfunctions :math:`\phi_j(x) = \psi(x) g_j` on samples.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features_in_)
+
+        Returns
+        -------
+        ndarray of complex, shape (n_samples - n_lags_, n_modes)
+            Column ``j`` belongs to ``eigenvalues_[j]``; with the default weights the
+            eigenfunctions have unit empirical :math:`L^2` norm on the training data.
+        """
+        return self._lift(X) @ self._eigvecs_reduced_
+
+    def predict(self, X: Any) -> np.ndarray:
+        r"""One-step-ahead state for each row: :math:`\hat x_{n+1} = h(x_n) K_r C_r`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features_in_)
+            For a lagged dictionary, consecutive samples of one trajectory.
+
+        Returns
+        -------
+        ndarray of shape (n_samples - n_lags_, n_features_in_)
+        """
+        Z = self._lift(X)
+        return self._real_if_real(Z @ self.reduced_matrix_ @ self.state_map_)
+
+    def simulate(self, x0: Any, n_steps: int) -> np.ndarray:
+        r"""Iterate the linear Koopman model from ``x0``.
+
+        :math:`h_0 = \psi(x_0) Q`, :math:`h_{k} = h_{k-1} K_r`, :math:`x_k = h_k C_r`.
+
+        Parameters
+        ----------
+        x0 : array-like of shape (n_features_in_,) or (n_lags_ + 1, n_features_in_)
+            Initial state; for a lagged dictionary, its last ``n_lags_ + 1`` samples
+            (oldest first).
+        n_steps : int
+            Number of steps.
+
+        Returns
+        -------
+        ndarray of shape (n_steps, n_features_in_)
+            The states after ``x0``.
+        """
+        check_is_fitted(self, "reduced_matrix_")
+        if isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer):
+            raise TypeError(f"n_steps must be a non-negative integer, got {n_steps!r}.")
+        if n_steps < 0:
+            raise ValueError(f"n_steps must be >= 0, got {n_steps}.")
+        x0 = np.asarray(x0) if not isinstance(x0, list) else np.asarray(x0, dtype=float)
+        if x0.ndim == 1:
+            if self.n_features_in_ == 1 and self.n_lags_ > 0 and x0.shape[0] > 1:
+                x0 = x0.reshape(-1, 1)
+            else:
+                x0 = x0.reshape(1, -1)
+        lags = self.n_lags_
+        if x0.ndim == 2 and x0.shape[0] < lags + 1:
+            raise ValueError(
+                f"x0 needs the last {lags + 1} samples for this lagged dictionary "
+                f"(n_lags_={lags}); got {x0.shape[0]}."
+            )
+        x0 = np.asarray(x0)[-(lags + 1):] if x0.ndim == 2 else x0
+        h = self._lift(x0, name="x0")[-1]
+        K, Cr = self.reduced_matrix_, self.state_map_
+        out = np.empty((n_steps, Cr.shape[1]), dtype=np.result_type(h, K, Cr))
+        for k in range(n_steps):
+            h = h @ K
+            out[k] = h @ Cr
+        return self._real_if_real(out)
+
+    def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
+        """R^2 of one-step predictions (on consecutive samples, or on pairs ``(X, y)``).
+
+        Parameters
+        ----------
+        X : array-like, list of arrays or xarray
+            Trajectories (pairs are consecutive samples) or the ``X`` of snapshot pairs.
+        y : array-like, optional
+            Successors of ``X`` row by row.
+        sample_weight : ignored
+
+        Returns
+        -------
+        float
+            scikit-learn's ``r2_score`` (uniform average over state variables).
+        """
+        check_is_fitted(self, "reduced_matrix_")
+        data = as_trajectories(X, y, name="X", min_pairs=1)
+        lags = self.n_lags_
+        preds, truth = [], []
+        if data.is_pairs:
+            if lags:
+                raise ValueError("A lagged dictionary needs trajectories, not pairs.")
+            for xb, yb in zip(data.trajectories, data.successors, strict=True):
+                preds.append(self.predict(xb))
+                truth.append(yb)
+        else:
+            for t in data.trajectories:
+                if t.shape[0] < lags + 2:
+                    continue
+                preds.append(self.predict(t[:-1]))
+                truth.append(t[lags + 1:])
+        if not preds:
+            raise ValueError("X is too short to score: no snapshot pairs.")
+        return float(r2_score(np.concatenate(truth), np.concatenate(preds).real))

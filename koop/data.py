@@ -1,0 +1,475 @@
+"""Input normalisation and validation: the one boundary through which data enters koop.
+
+Every public entry point (estimators, dictionaries, :func:`koop.gram.build_gram`,
+validation) turns its input into a :class:`Trajectories` or a checked array here, so that
+the rest of the library can trust its inputs.
+
+Accepted forms
+--------------
+* one trajectory, an array ``(n_samples, n_features)`` (a 1-D array is one feature);
+* a list (or tuple) of trajectories of different lengths, same number of features;
+* snapshot pairs ``(X, y)``: row ``m`` of ``y`` is the successor of row ``m`` of ``X``;
+* an :class:`xarray.DataArray` with a ``time`` dimension (``dt`` from its coordinate) and
+  optionally a trajectory dimension (any third dimension); an :class:`xarray.Dataset` whose
+  data variables share the ``time`` dimension (each variable becomes features).
+
+Snapshot pairs never cross a trajectory boundary: a trajectory of ``n`` samples gives
+``n - 1`` pairs ``(x_k, x_{k+1})``.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Trajectories", "as_trajectories", "check_array", "is_dask_array", "TIME_DIM"]
+
+TIME_DIM = "time"
+
+
+def is_dask_array(x: object) -> bool:
+    """Return True for a dask array (without importing dask)."""
+    return type(x).__module__.startswith("dask.") and hasattr(x, "__dask_graph__")
+
+
+def _describe(x: object) -> str:
+    if hasattr(x, "shape") and hasattr(x, "dtype"):
+        return f"{type(x).__name__} of shape {tuple(x.shape)} and dtype {x.dtype}"
+    return type(x).__name__
+
+
+def check_array(
+    X: object,
+    *,
+    name: str = "X",
+    n_features: int | None = None,
+    min_samples: int = 1,
+    allow_1d: bool = True,
+    dtype: object = None,
+    allow_complex: bool = False,
+    lazy: bool = False,
+) -> np.ndarray:
+    """Validate one array of samples and return it as a 2-D floating array.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features) or (n_samples,)
+        Samples in rows. A 1-D array is read as one feature.
+    name : str
+        The argument's name, used in error messages.
+    n_features : int, optional
+        Required number of columns (for example the count seen in ``fit``).
+    min_samples : int
+        Minimum number of rows.
+    allow_1d : bool
+        Whether a 1-D array is accepted as a single feature.
+    dtype : numpy dtype, optional
+        Output dtype; default keeps float32/float64 (and complex if allowed) and converts
+        integers and booleans to float64.
+    allow_complex : bool
+        Accept complex input.
+    lazy : bool
+        Keep a dask array lazy (finite values are then checked chunk by chunk downstream).
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_samples, n_features)
+
+    Raises
+    ------
+    TypeError
+        For non-numeric input.
+    ValueError
+        For a wrong number of dimensions or features, too few samples, NaN or inf.
+
+    Examples
+    --------
+    >>> check_array([1.0, 2.0, 3.0]).shape
+    (3, 1)
+    """
+    if X is None:
+        raise TypeError(f"{name} is None; pass an array of shape (n_samples, n_features).")
+    if isinstance(X, str | bytes):
+        raise TypeError(f"{name} must be a numeric array, got a string.")
+    dask = lazy and is_dask_array(X)
+    if not dask:
+        if hasattr(X, "values") and hasattr(X, "dims"):  # xarray: take the values
+            X = X.values
+        try:
+            arr = np.asarray(X)
+        except Exception as exc:  # ragged lists and the like
+            raise TypeError(
+                f"{name} could not be converted to a numeric array ({exc}); pass a "
+                "rectangular array of numbers, or a list of such arrays for several "
+                "trajectories."
+            ) from None
+    else:
+        arr = X
+    kind = np.dtype(arr.dtype).kind
+    if kind == "c" and not allow_complex:
+        raise TypeError(
+            f"{name} is complex ({arr.dtype}); koop expects real-valued states. Split real "
+            "and imaginary parts into separate features."
+        )
+    if kind not in "biufc":
+        raise TypeError(
+            f"{name} must hold numbers, got dtype {arr.dtype!r} ({_describe(X)}). Convert it "
+            "with np.asarray(X, dtype=float) after removing non-numeric columns."
+        )
+    if arr.ndim == 1 and allow_1d:
+        arr = arr.reshape(-1, 1)
+    if arr.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-D (n_samples, n_features){' or 1-D' if allow_1d else ''}, "
+            f"got {arr.ndim}-D with shape {tuple(arr.shape)}."
+        )
+    if dtype is None:
+        if kind in "biu":
+            target = np.float64
+        else:
+            target = arr.dtype
+    else:
+        target = dtype
+    if arr.dtype != target:
+        arr = arr.astype(target)
+    n, d = arr.shape
+    if n < min_samples:
+        raise ValueError(
+            f"{name} has {n} sample(s); at least {min_samples} are needed."
+        )
+    if d == 0:
+        raise ValueError(
+            f"{name} has 0 feature(s) (shape={tuple(arr.shape)}) while a minimum of 1 is "
+            "required."
+        )
+    if n_features is not None and d != n_features:
+        raise ValueError(
+            f"{name} has {d} feature(s), but the model was fitted with {n_features}. "
+            "Pass data with the same columns as in fit."
+        )
+    if not dask and not np.isfinite(arr).all():
+        bad = int(np.count_nonzero(~np.isfinite(arr)))
+        raise ValueError(
+            f"{name} contains {bad} NaN or infinite value(s); remove or impute them "
+            "before fitting (koop never silently drops samples)."
+        )
+    return arr
+
+
+@dataclass(frozen=True)
+class Trajectories:
+    """Validated time-series data: trajectories, or explicit snapshot pairs.
+
+    Attributes
+    ----------
+    trajectories : tuple of ndarray
+        Each of shape ``(n_i, n_features)``. In pair mode these are the ``X`` blocks.
+    successors : tuple of ndarray or None
+        In pair mode, the ``y`` blocks (row ``m`` is the successor of row ``m`` of the
+        matching ``X`` block); ``None`` for trajectories, whose pairs are consecutive rows.
+    dt : float or None
+        Sampling interval, when known.
+    feature_names : tuple of str or None
+        Names of the state variables, when the input carried them (xarray).
+    """
+
+    trajectories: tuple
+    successors: tuple | None = None
+    dt: float | None = None
+    feature_names: tuple | None = field(default=None)
+
+    @property
+    def is_pairs(self) -> bool:
+        """True when the data are explicit snapshot pairs."""
+        return self.successors is not None
+
+    @property
+    def n_features(self) -> int:
+        """Number of state variables."""
+        return int(self.trajectories[0].shape[1])
+
+    @property
+    def n_trajectories(self) -> int:
+        """Number of trajectories (or pair blocks)."""
+        return len(self.trajectories)
+
+    @property
+    def lengths(self) -> tuple:
+        """Number of samples in each trajectory."""
+        return tuple(int(t.shape[0]) for t in self.trajectories)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """Common floating dtype of the data."""
+        return np.result_type(*[t.dtype for t in self.trajectories])
+
+    def n_pairs(self, n_lags: int = 0) -> int:
+        """Number of snapshot pairs for a dictionary that needs ``n_lags`` past samples."""
+        if self.is_pairs:
+            return sum(t.shape[0] for t in self.trajectories)
+        return sum(max(t.shape[0] - 1 - n_lags, 0) for t in self.trajectories)
+
+    def stacked(self) -> np.ndarray:
+        """All samples stacked into one array (for fitting dictionaries)."""
+        blocks = list(self.trajectories)
+        if self.is_pairs:
+            blocks += list(self.successors)
+        if len(blocks) == 1:
+            return np.asarray(blocks[0])
+        return np.concatenate([np.asarray(b) for b in blocks], axis=0)
+
+    def pairs(self, n_lags: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Materialise the snapshot pairs ``(X, Y)`` (the plain reference path).
+
+        For ``n_lags > 0`` the rows are the *windows* needed by a lagged dictionary: each
+        trajectory ``x_0..x_{n-1}`` contributes ``X = x_0..x_{n-2}`` and ``Y = x_1..x_{n-1}``
+        and the pairs count only from sample ``n_lags`` on, which callers handle by
+        transforming each trajectory as a whole; see :meth:`segments`.
+        """
+        if self.is_pairs:
+            X = np.concatenate([np.asarray(t) for t in self.trajectories], axis=0)
+            Y = np.concatenate([np.asarray(t) for t in self.successors], axis=0)
+            return X, Y
+        xs, ys = [], []
+        for t in self.trajectories:
+            t = np.asarray(t)
+            if t.shape[0] - 1 - n_lags <= 0:
+                continue
+            xs.append(t[n_lags:-1])
+            ys.append(t[n_lags + 1 :])
+        if not xs:
+            raise ValueError(
+                f"No snapshot pairs: every trajectory is shorter than {n_lags + 2} samples."
+            )
+        return np.concatenate(xs, axis=0), np.concatenate(ys, axis=0)
+
+
+def _dt_from_time_coord(coord: np.ndarray, name: str) -> float | None:
+    t = np.asarray(coord)
+    if t.size < 2:
+        return None
+    if np.issubdtype(t.dtype, np.datetime64) or np.issubdtype(t.dtype, np.timedelta64):
+        steps = np.diff(t).astype("timedelta64[ns]").astype(np.float64) * 1e-9
+    elif np.issubdtype(t.dtype, np.number):
+        steps = np.diff(t.astype(np.float64))
+    else:
+        return None
+    step = float(np.median(steps))
+    if step <= 0 or not np.allclose(steps, step, rtol=1e-6, atol=0):
+        raise ValueError(
+            f"The '{TIME_DIM}' coordinate of {name} is not uniformly spaced increasing "
+            f"(steps between {steps.min():g} and {steps.max():g}); resample to a uniform "
+            "grid first (e.g. DataArray.interp)."
+        )
+    return step
+
+
+def _from_xarray(obj, name: str, lazy: bool):
+    """Return (list of arrays, dt, feature names) from a DataArray or Dataset."""
+    import xarray as xr  # core dependency; imported here to keep data.py light
+
+    if isinstance(obj, xr.Dataset):
+        if not obj.data_vars:
+            raise ValueError(f"{name} is an empty Dataset (no data variables).")
+        parts, names = [], []
+        for var_name, var in obj.data_vars.items():
+            if TIME_DIM not in var.dims:
+                raise ValueError(
+                    f"Data variable {var_name!r} of {name} has no '{TIME_DIM}' dimension."
+                )
+            extra = [d for d in var.dims if d != TIME_DIM]
+            if len(extra) == 0:
+                var = var.expand_dims("feature", axis=-1)
+                names.append(str(var_name))
+            else:
+                names.extend(f"{var_name}[{i}]" for i in range(var.sizes[extra[-1]]))
+            parts.append(var)
+        obj = xr.concat(
+            [p.rename({p.dims[-1]: "feature"}) if p.dims[-1] != TIME_DIM else p for p in parts],
+            dim="feature",
+        ).assign_coords(feature=names)
+    if not isinstance(obj, xr.DataArray):
+        raise TypeError(f"{name} must be a DataArray or Dataset, got {type(obj).__name__}.")
+    if TIME_DIM not in obj.dims:
+        raise ValueError(
+            f"{name} has dimensions {obj.dims} but no '{TIME_DIM}' dimension; rename the "
+            f"sample dimension to '{TIME_DIM}' (da.rename({{'t': '{TIME_DIM}'}}))."
+        )
+    dt = _dt_from_time_coord(obj[TIME_DIM].values, name) if TIME_DIM in obj.coords else None
+    others = [d for d in obj.dims if d != TIME_DIM]
+    if len(others) > 2:
+        raise ValueError(
+            f"{name} has dimensions {obj.dims}; expected ('{TIME_DIM}',), "
+            f"('{TIME_DIM}', feature) or (trajectory, '{TIME_DIM}', feature)."
+        )
+    feature_dim = None
+    traj_dim = None
+    if len(others) == 2:
+        # the last non-time dimension holds features, the other trajectories
+        traj_dim, feature_dim = others[0], others[1]
+    elif len(others) == 1:
+        feature_dim = others[0]
+    order = [d for d in (traj_dim, TIME_DIM, feature_dim) if d is not None]
+    obj = obj.transpose(*order)
+    feature_names = None
+    if feature_dim is not None and feature_dim in obj.coords:
+        feature_names = tuple(str(v) for v in obj[feature_dim].values)
+    data = obj.data if lazy and is_dask_array(obj.data) else obj.values
+    if traj_dim is None:
+        arrays = [data]
+    else:
+        arrays = [data[i] for i in range(data.shape[0])]
+    return arrays, dt, feature_names
+
+
+def _is_xarray(obj: object) -> bool:
+    mod = type(obj).__module__
+    return mod.startswith("xarray.")
+
+
+def as_trajectories(
+    X: object,
+    y: object = None,
+    *,
+    dt: float | None = None,
+    min_pairs: int = 1,
+    name: str = "X",
+    lazy: bool = False,
+) -> Trajectories:
+    """Validate time-series input and return it as :class:`Trajectories`.
+
+    Parameters
+    ----------
+    X : array-like, list of array-like, xarray.DataArray or xarray.Dataset
+        One trajectory ``(n_samples, n_features)``, a list of trajectories (lengths may
+        differ), or labelled xarray data with a ``time`` dimension.
+    y : array-like, optional
+        Successors of ``X`` row by row (snapshot pairs). Must match ``X`` in shape.
+    dt : float, optional
+        Sampling interval. Overrides nothing: if xarray input carries a time coordinate
+        and ``dt`` is also given, they must agree.
+    min_pairs : int
+        Minimum number of snapshot pairs required.
+    name : str
+        Name used in error messages.
+    lazy : bool
+        Keep dask arrays lazy (for the dask backend).
+
+    Returns
+    -------
+    Trajectories
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> data = as_trajectories([np.zeros((5, 2)), np.ones((3, 2))], dt=0.1)
+    >>> data.n_pairs(), data.n_trajectories, data.dt
+    (6, 2, 0.1)
+    """
+    feature_names = None
+    if dt is not None:
+        if isinstance(dt, bool) or not isinstance(dt, numbers.Real):
+            raise TypeError(f"dt must be a positive number, got {dt!r}.")
+        dt = float(dt)
+        if not np.isfinite(dt) or dt <= 0:
+            raise ValueError(f"dt must be a positive finite number, got {dt!r}.")
+    if isinstance(X, Trajectories):
+        if y is not None:
+            raise ValueError("Pass y only with array input, not with Trajectories.")
+        if dt is not None and X.dt is not None and not np.isclose(dt, X.dt):
+            raise ValueError(f"dt={dt} disagrees with the data's dt={X.dt}.")
+        data = X if dt is None or X.dt is not None else Trajectories(
+            X.trajectories, X.successors, dt, X.feature_names
+        )
+        _check_count(data, min_pairs, name)
+        return data
+    if _is_xarray(X):
+        arrays, coord_dt, feature_names = _from_xarray(X, name, lazy)
+        if coord_dt is not None:
+            if dt is not None and not np.isclose(dt, coord_dt, rtol=1e-6):
+                raise ValueError(
+                    f"dt={dt} disagrees with the time coordinate of {name} (step {coord_dt})."
+                )
+            dt = coord_dt
+    elif isinstance(X, list | tuple):
+        if len(X) == 0:
+            raise ValueError(f"{name} is an empty list; pass at least one trajectory.")
+        if all(isinstance(v, numbers.Number) for v in X):
+            arrays = [X]
+        else:
+            arrays = list(X)
+    else:
+        arrays = [X]
+
+    blocks = [
+        check_array(a, name=f"{name}[{i}]" if len(arrays) > 1 else name, lazy=lazy)
+        for i, a in enumerate(arrays)
+    ]
+    n_features = blocks[0].shape[1]
+    for i, b in enumerate(blocks):
+        if b.shape[1] != n_features:
+            raise ValueError(
+                f"Trajectories must share their number of features: {name}[0] has "
+                f"{n_features}, {name}[{i}] has {b.shape[1]}."
+            )
+    successors = None
+    if y is not None:
+        y_arrays = list(y) if isinstance(y, list | tuple) and len(arrays) > 1 else [y]
+        if _is_xarray(y):
+            y_arrays = _from_xarray(y, "y", lazy)[0]
+        if len(y_arrays) != len(blocks):
+            raise ValueError(
+                f"y has {len(y_arrays)} block(s) but {name} has {len(blocks)}; pass the "
+                "successors in the same structure as X."
+            )
+        successors = []
+        for i, (xb, yb) in enumerate(zip(blocks, y_arrays, strict=True)):
+            yb = check_array(yb, name="y", lazy=lazy)
+            if yb.shape != xb.shape:
+                raise ValueError(
+                    f"X and y must have the same shape (row m of y is the successor of row "
+                    f"m of X); block {i}: X {tuple(xb.shape)} vs y {tuple(yb.shape)}."
+                )
+            successors.append(yb)
+        successors = tuple(successors)
+    data = Trajectories(tuple(blocks), successors, dt, feature_names)
+    _check_count(data, min_pairs, name)
+    return data
+
+
+def _check_count(data: Trajectories, min_pairs: int, name: str) -> None:
+    n = data.n_pairs()
+    if n < min_pairs:
+        if data.is_pairs:
+            raise ValueError(f"{name} has {n} snapshot pair(s); at least {min_pairs} needed.")
+        raise ValueError(
+            f"{name} gives {n} snapshot pair(s) (trajectory lengths {list(data.lengths)}); "
+            f"at least {min_pairs} needed. A trajectory of n samples gives n - 1 pairs."
+        )
+
+
+def check_weights(weights: object, n_pairs: int) -> np.ndarray | None:
+    """Validate quadrature weights: one non-negative finite value per snapshot pair."""
+    if weights is None:
+        return None
+    if isinstance(weights, Sequence) and not isinstance(weights, np.ndarray) and len(
+        weights
+    ) and not np.isscalar(weights[0]):
+        weights = np.concatenate([np.ravel(np.asarray(w, dtype=float)) for w in weights])
+    w = np.asarray(weights)
+    if w.dtype.kind not in "biuf":
+        raise TypeError(f"weights must be real numbers, got dtype {w.dtype}.")
+    w = np.ravel(w).astype(np.float64)
+    if w.shape[0] != n_pairs:
+        raise ValueError(
+            f"weights has {w.shape[0]} entries but the data give {n_pairs} snapshot pairs; "
+            "pass one weight per pair, in order."
+        )
+    if not np.isfinite(w).all() or (w < 0).any():
+        raise ValueError("weights must be finite and non-negative.")
+    if w.sum() <= 0:
+        raise ValueError("weights sum to zero; at least one pair must carry weight.")
+    return w

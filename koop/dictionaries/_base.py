@@ -1,0 +1,149 @@
+"""The dictionary contract: a scikit-learn transformer x -> psi(x) in R^M."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from koop.data import check_array
+
+__all__ = ["Dictionary"]
+
+
+class Dictionary(TransformerMixin, BaseEstimator):
+    r"""Base class of observable dictionaries :math:`\psi: \mathbb{R}^d \to \mathbb{R}^M`.
+
+    A dictionary is a scikit-learn transformer. ``fit(X)`` learns whatever the
+    dictionary needs from the data (centers, widths, frequencies) and sets
+    ``n_features_in_`` and ``n_output_features_``; ``transform(X)`` returns
+    :math:`\Psi` with one row per sample.
+
+    Lagged dictionaries (:class:`~koop.dictionaries.TimeDelay`) need ``n_lags`` past
+    samples for each row: ``transform`` of ``n`` samples returns ``n - n_lags`` rows, row
+    ``i`` belonging to sample ``i + n_lags``. Pointwise dictionaries have ``n_lags = 0``.
+
+    ``d1 + d2`` concatenates two dictionaries (:class:`~koop.dictionaries.Concat`).
+
+    Subclasses implement ``_fit(X)`` (optional), ``_transform(X)``, ``_n_output()``,
+    ``_feature_names(input_names)`` and, where a numba kernel exists, ``_kernel_spec()``.
+    """
+
+    @property
+    def n_lags(self) -> int:
+        """Number of past samples each row of ``transform`` needs (0: pointwise)."""
+        return 0
+
+    # -- scikit-learn API -------------------------------------------------------------
+    def fit(self, X: Any, y: Any = None) -> Dictionary:
+        """Learn the dictionary's data-dependent parameters from samples ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        X = check_array(X, name="X", min_samples=1)
+        self._validate_params_values()
+        self.n_features_in_ = X.shape[1]
+        self._fit(np.asarray(X, dtype=np.float64))
+        self.n_output_features_ = int(self._n_output())
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        r"""Evaluate :math:`\Psi(X)`, one row per sample (from sample ``n_lags`` on).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features_in_)
+
+        Returns
+        -------
+        ndarray of shape (n_samples - n_lags, n_output_features_)
+        """
+        check_is_fitted(self, "n_output_features_")
+        X = check_array(X, name="X", n_features=self.n_features_in_, min_samples=self.n_lags + 1)
+        return self._transform(np.asarray(X, dtype=np.float64))
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names of the dictionary functions, e.g. ``['1', 'x0', 'x0^2']``.
+
+        Parameters
+        ----------
+        input_features : list of str, optional
+            Names of the state variables; default ``x0, x1, ...``.
+
+        Returns
+        -------
+        ndarray of str, shape (n_output_features_,)
+        """
+        check_is_fitted(self, "n_output_features_")
+        if input_features is None:
+            input_features = [f"x{i}" for i in range(self.n_features_in_)]
+        input_features = [str(f) for f in input_features]
+        if len(input_features) != self.n_features_in_:
+            raise ValueError(
+                f"input_features has {len(input_features)} names, expected "
+                f"{self.n_features_in_}."
+            )
+        names = list(self._feature_names(input_features))
+        return np.asarray(names, dtype=object)
+
+    def __add__(self, other: Dictionary) -> Dictionary:
+        from koop.dictionaries._combine import Concat
+
+        if not isinstance(other, Dictionary):
+            return NotImplemented
+        left = list(self.dictionaries) if isinstance(self, Concat) else [self]
+        right = list(other.dictionaries) if isinstance(other, Concat) else [other]
+        return Concat(left + right)
+
+    # -- hooks for subclasses ---------------------------------------------------------
+    def _validate_params_values(self) -> None:
+        """Check the constructor parameters (called by ``fit``)."""
+
+    def _fit(self, X: np.ndarray) -> None:
+        """Learn data-dependent parameters (default: nothing)."""
+
+    def _transform(self, X: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _n_output(self) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _feature_names(self, input_names: list[str]) -> list[str]:
+        return [f"psi{i}" for i in range(self._n_output())]
+
+    def _kernel_spec(self) -> tuple[str, dict] | None:
+        """Describe the numba kernel that evaluates this dictionary (None: use transform)."""
+        return None
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = True
+        return tags
+
+
+def _check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}.")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}.")
+    return int(value)
+
+
+def _check_positive_float(value: Any, name: str, allow_none: bool = True) -> float | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise TypeError(f"{name} must be a positive number{' or None' if allow_none else ''}, "
+                        f"got {value!r}.")
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}.")
+    return float(value)

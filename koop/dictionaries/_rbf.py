@@ -1,0 +1,131 @@
+"""Radial basis functions centred on data points."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from koop.dictionaries._base import Dictionary, _check_positive_float, _check_positive_int
+
+__all__ = ["RBF", "data_scale"]
+
+_MAX_KMEANS_SAMPLES = 50_000
+
+
+def data_scale(X: np.ndarray) -> float:
+    r"""Mean distance of the samples to their mean, :math:`\frac1N\sum_m \|x_m-\bar x\|`.
+
+    The width Colbrook & Townsend use for RBF dictionaries when none is given.
+    """
+    scale = float(np.mean(np.linalg.norm(X - X.mean(axis=0), axis=1)))
+    return scale if scale > 0 else 1.0
+
+
+class RBF(Dictionary):
+    r"""Radial basis functions :math:`\psi_k(x) = \phi(\|x - c_k\| / w)`.
+
+    * ``kernel="gaussian"``: :math:`\phi(r) = \exp(-r^2 / 2)`,
+      i.e. :math:`\psi_k(x) = \exp(-\|x-c_k\|^2 / (2 w^2))`;
+    * ``kernel="thinplate"``: :math:`\phi(r) = r^2 \log r` (0 at :math:`r = 0`).
+
+    Parameters
+    ----------
+    n_centers : int, default=100
+        Number of centers :math:`c_k`.
+    kernel : {"gaussian", "thinplate"}, default="gaussian"
+    width : float, optional
+        Width :math:`w`; default: the mean distance of the data to their mean.
+    center_method : {"kmeans", "random"}, default="kmeans"
+        k-means cluster centres (on at most 50 000 samples) or a random subset of samples.
+    random_state : int, RandomState or None
+        Seed for the choice of centers.
+
+    Attributes
+    ----------
+    centers_ : ndarray of shape (n_centers, n_features_in_)
+    width_ : float
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).normal(size=(200, 2))
+    >>> d = RBF(n_centers=5, width=1.0, random_state=0).fit(X)
+    >>> Psi = d.transform(d.centers_[:1])
+    >>> float(Psi[0, 0])
+    1.0
+    """
+
+    def __init__(
+        self,
+        n_centers: int = 100,
+        kernel: str = "gaussian",
+        width: float | None = None,
+        center_method: str = "kmeans",
+        random_state: int | np.random.RandomState | None = None,
+    ) -> None:
+        self.n_centers = n_centers
+        self.kernel = kernel
+        self.width = width
+        self.center_method = center_method
+        self.random_state = random_state
+
+    def _validate_params_values(self) -> None:
+        _check_positive_int(self.n_centers, "n_centers")
+        _check_positive_float(self.width, "width")
+        if self.kernel not in ("gaussian", "thinplate"):
+            raise ValueError(f"kernel must be 'gaussian' or 'thinplate', got {self.kernel!r}.")
+        if self.center_method not in ("kmeans", "random"):
+            raise ValueError(
+                f"center_method must be 'kmeans' or 'random', got {self.center_method!r}."
+            )
+
+    def _fit(self, X: np.ndarray) -> None:
+        rng = check_random_state(self.random_state)
+        n = X.shape[0]
+        if self.n_centers > n:
+            raise ValueError(
+                f"n_centers={self.n_centers} exceeds the number of samples ({n})."
+            )
+        if self.center_method == "random":
+            centers = X[np.sort(rng.choice(n, self.n_centers, replace=False))]
+        else:
+            from sklearn.cluster import KMeans
+
+            sample = X
+            if n > _MAX_KMEANS_SAMPLES:
+                sample = X[np.sort(rng.choice(n, _MAX_KMEANS_SAMPLES, replace=False))]
+            km = KMeans(
+                n_clusters=self.n_centers,
+                n_init=1,
+                random_state=rng.randint(np.iinfo(np.int32).max),
+            )
+            centers = km.fit(sample).cluster_centers_
+        self.centers_ = np.ascontiguousarray(centers, dtype=np.float64)
+        self.width_ = float(self.width) if self.width is not None else data_scale(X)
+
+    def _squared_distances(self, X: np.ndarray) -> np.ndarray:
+        diff = X[:, None, :] - self.centers_[None, :, :]
+        return np.einsum("nkd,nkd->nk", diff, diff)
+
+    def _transform(self, X: np.ndarray) -> np.ndarray:
+        r2 = self._squared_distances(X) / self.width_**2
+        if self.kernel == "gaussian":
+            return np.exp(-0.5 * r2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = 0.5 * r2 * np.log(r2)
+        out[r2 == 0] = 0.0
+        return out
+
+    def _n_output(self) -> int:
+        return int(self.centers_.shape[0])
+
+    def _feature_names(self, input_names: list[str]) -> list[str]:
+        return [f"rbf{k}" for k in range(self._n_output())]
+
+    def _kernel_spec(self) -> tuple[str, dict]:
+        if self.kernel == "gaussian":
+            return "rbf_gaussian", {
+                "centers": self.centers_,
+                "gamma": 0.5 / self.width_**2,
+            }
+        return "rbf_thinplate", {"centers": self.centers_, "inv_width2": 1.0 / self.width_**2}

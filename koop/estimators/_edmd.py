@@ -1,0 +1,167 @@
+"""Extended dynamic mode decomposition."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.utils.validation import check_is_fitted
+
+from koop.base import KoopmanEstimator
+from koop.dictionaries import Dictionary, Identity
+from koop.estimators._solvers import _check_rank_param, edmd_solve
+from koop.gram import BACKENDS, build_gram
+
+__all__ = ["EDMD"]
+
+
+def _check_edmd_params(est) -> None:
+    if est.dictionary is not None and not isinstance(est.dictionary, Dictionary):
+        raise TypeError(
+            f"dictionary must be a koop dictionary (koop.dictionaries) or None, got "
+            f"{est.dictionary!r}."
+        )
+    _check_rank_param(est.rank)
+    if isinstance(est.rank, str):
+        raise ValueError("EDMD takes rank as a positive int or None.")
+    reg = est.regularization
+    if isinstance(reg, bool) or not isinstance(reg, int | float | np.integer | np.floating):
+        raise TypeError(f"regularization must be a non-negative number, got {reg!r}.")
+    if not np.isfinite(reg) or reg < 0:
+        raise ValueError(f"regularization must be finite and >= 0, got {reg}.")
+    if est.backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {est.backend!r}.")
+    if est.rcond is not None and not (isinstance(est.rcond, float | int) and 0 <= est.rcond < 1):
+        raise ValueError(f"rcond must be a number in [0, 1) or None, got {est.rcond!r}.")
+
+
+class EDMD(KoopmanEstimator):
+    r"""Extended DMD (Williams, Kevrekidis & Rowley 2015): :math:`K = G^{+}A`.
+
+    With the dictionary :math:`\psi` evaluated on snapshot pairs,
+    :math:`G = \Psi_X^* W\Psi_X` and :math:`A = \Psi_X^* W \Psi_Y`
+    (:func:`koop.gram.build_gram`), a function :math:`g = \Psi c` evolves as
+    :math:`Kg \approx \Psi(Kc)`. :math:`G` is often singular (dependent dictionary
+    functions on the data), so the pseudo-inverse is applied through a rank-revealing
+    eigendecomposition of :math:`G + \gamma I` (see
+    :func:`koop.estimators._solvers.edmd_solve`); dropped directions raise a
+    :class:`~koop.exceptions.RankDeficiencyWarning` that says how many and why.
+
+    Parameters
+    ----------
+    dictionary : Dictionary, optional
+        Observables; default :class:`~koop.dictionaries.Identity` (exact DMD, untruncated).
+        Cloned and fitted on the training data (``dictionary_``).
+    rank : int, optional
+        Keep at most this many leading directions of :math:`G` (a PCA of the dictionary).
+    regularization : float, default=0.0
+        Tikhonov parameter :math:`\gamma` added to :math:`G`.
+    backend : {"numba", "numpy", "dask", "torch"}, default="numba"
+        How the Gram matrices are built.
+    chunk_size : int, optional
+        Samples per chunk for the streamed Gram build.
+    rcond : float, optional
+        Relative eigenvalue cut-off for :math:`G` (default :math:`M\varepsilon`).
+
+    Attributes
+    ----------
+    dictionary_ : Dictionary
+        The fitted dictionary.
+    gram_ : GramMatrices
+        :math:`G, A, L, C` from the training data (kept for validation).
+    eigenvalues_, eigenvectors_, modes_, continuous_eigenvalues_
+        See :class:`~koop.base.KoopmanEstimator`.
+    koopman_matrix_ : ndarray (M, M)
+        :math:`G^{+}A`.
+    n_features_in_ : int
+
+    References
+    ----------
+    M. O. Williams, I. G. Kevrekidis, C. W. Rowley, "A data-driven approximation of the
+    Koopman operator: extending dynamic mode decomposition", J. Nonlinear Sci. 25 (2015).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from koop.dictionaries import Polynomial
+    >>> from koop import systems
+    >>> X = systems.slow_manifold(200, mu=0.9, lam=0.5, x0=[1.0, 1.0])
+    >>> model = EDMD(Polynomial(degree=2)).fit(X)
+    >>> np.round(sorted(model.eigenvalues_.real, reverse=True)[:3], 8).tolist()
+    [1.0, 0.9, 0.81]
+    """
+
+    def __init__(
+        self,
+        dictionary: Dictionary | None = None,
+        rank: int | None = None,
+        regularization: float = 0.0,
+        backend: str = "numba",
+        chunk_size: int | None = None,
+        rcond: float | None = None,
+    ) -> None:
+        self.dictionary = dictionary
+        self.rank = rank
+        self.regularization = regularization
+        self.backend = backend
+        self.chunk_size = chunk_size
+        self.rcond = rcond
+
+    def _fit_dictionary(self, data) -> Dictionary:
+        dictionary = Identity() if self.dictionary is None else clone(self.dictionary)
+        return dictionary.fit(data.stacked() if not _is_lazy(data) else _sample(data))
+
+    def fit(self, X: Any, y: Any = None, *, dt: float | None = None,
+            weights: Any = None) -> EDMD:
+        """Fit the dictionary, build the Gram matrices and solve :math:`K = G^+A`.
+
+        Parameters
+        ----------
+        X : array-like, list of arrays or xarray
+            One trajectory (n_samples, n_features), several, or the X of snapshot pairs.
+        y : array-like, optional
+            Successors of X row by row.
+        dt : float, optional
+            Sampling interval (for ``continuous_eigenvalues_``).
+        weights : array-like, optional
+            Quadrature weight per snapshot pair (default 1/N).
+
+        Returns
+        -------
+        self
+        """
+        _check_edmd_params(self)
+        data = self._validate_training_data(X, y, dt, lazy=self.backend == "dask")
+        self.n_features_in_ = data.n_features
+        self.dictionary_ = self._fit_dictionary(data)
+        self.gram_ = build_gram(self.dictionary_, data, weights=weights,
+                                chunk_size=self.chunk_size, backend=self.backend)
+        model = edmd_solve(self.gram_.G, self.gram_.A, self.gram_.C, rank=self.rank,
+                           regularization=self.regularization, rcond=self.rcond)
+        self.n_dropped_directions_ = model.n_dropped
+        self._set_reduced_model(model.basis, model.reduced, model.state_map, data.dt)
+        return self
+
+    @property
+    def koopman_matrix_(self) -> np.ndarray:  # type: ignore[override]
+        r""":math:`K = G^{+}A` (M x M), the pseudo-inverse on the retained span."""
+        check_is_fitted(self, "reduced_matrix_")
+        Q = self.basis_
+        return Q @ (Q.conj().T @ self.gram_.A)
+
+
+def _is_lazy(data) -> bool:
+    from koop.data import is_dask_array
+
+    return any(is_dask_array(t) for t in data.trajectories)
+
+
+def _sample(data, max_rows: int = 200_000) -> np.ndarray:
+    """Evenly spaced rows of lazy data, for fitting dictionaries on a bounded sample."""
+    rows = []
+    budget = max(max_rows // max(data.n_trajectories, 1), 2)
+    for t in data.trajectories:
+        step = max(t.shape[0] // budget, 1)
+        rows.append(np.asarray(t[::step]))
+    return np.concatenate(rows)

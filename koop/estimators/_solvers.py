@@ -1,0 +1,160 @@
+r"""Stateless solvers behind the estimators (testable without the classes).
+
+All solvers return a *reduced* representation of the learned Koopman operator on an
+orthonormal (in :math:`L^2(\mu)`) basis of the retained dictionary span:
+
+* ``basis`` :math:`Q \in \mathbb{C}^{M\times r}` with :math:`Q^* G Q = I` (when not
+  regularised): the functions :math:`h = \Psi Q`;
+* ``reduced`` :math:`K_r \in \mathbb{C}^{r\times r}`: :math:`K h \approx h K_r`, i.e. rows
+  evolve as :math:`h(x_{n+1}) = h(x_n) K_r`;
+* ``state_map`` :math:`C_r \in \mathbb{C}^{r\times d}`: the state :math:`x \approx h(x) C_r`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.linalg
+
+from koop.exceptions import RankDeficiencyWarning
+
+__all__ = ["ReducedModel", "edmd_solve", "dmd_solve", "select_rank", "optimal_svht_coef",
+           "spectral_decomposition"]
+
+
+@dataclass
+class ReducedModel:
+    basis: np.ndarray
+    reduced: np.ndarray
+    state_map: np.ndarray
+    n_dropped: int = 0
+
+
+def optimal_svht_coef(beta: float) -> float:
+    r"""Gavish & Donoho's optimal hard-threshold coefficient for unknown noise.
+
+    :math:`\tau = \omega(\beta)\,\sigma_{\mathrm{med}}` with
+    :math:`\omega(\beta) \approx 0.56\beta^3 - 0.95\beta^2 + 1.82\beta + 1.43`, where
+    :math:`\beta \le 1` is the aspect ratio of the matrix (IEEE Trans. Inf. Theory 2014).
+    """
+    return 0.56 * beta**3 - 0.95 * beta**2 + 1.82 * beta + 1.43
+
+
+def select_rank(singular_values: np.ndarray, rank, shape: tuple[int, int]) -> int:
+    """Number of singular values to keep.
+
+    ``rank`` is None (numerical rank), a positive int, a float in (0, 1) (smallest rank
+    whose cumulative energy :math:`\\sum \\sigma_i^2` reaches that fraction) or
+    ``"optimal"`` (Gavish-Donoho optimal hard threshold).
+    """
+    s = np.asarray(singular_values)
+    if s.size == 0 or s[0] == 0:
+        return 0
+    numerical = int(np.count_nonzero(s > s[0] * max(shape) * np.finfo(float).eps))
+    if rank is None:
+        return max(numerical, 1)
+    if isinstance(rank, str):
+        if rank != "optimal":
+            raise ValueError(f"rank must be an int, a float in (0, 1), 'optimal' or None; "
+                             f"got {rank!r}.")
+        beta = min(shape) / max(shape)
+        tau = optimal_svht_coef(beta) * np.median(s)
+        return max(int(np.count_nonzero(s > tau)), 1)
+    if isinstance(rank, float | np.floating) and 0 < rank < 1:
+        energy = np.cumsum(s**2) / np.sum(s**2)
+        return min(int(np.searchsorted(energy, rank) + 1), numerical)
+    r = int(rank)
+    if r < 1:
+        raise ValueError(f"rank must be >= 1, got {rank}.")
+    return min(r, numerical)
+
+
+def _check_rank_param(rank) -> None:
+    if rank is None or rank == "optimal":
+        return
+    if isinstance(rank, bool) or not isinstance(rank, int | float | np.integer | np.floating):
+        raise TypeError(
+            f"rank must be None, a positive int, a float in (0, 1) or 'optimal'; got {rank!r}."
+        )
+    if isinstance(rank, float | np.floating) and not 0 < rank < 1 and not (
+        float(rank).is_integer() and rank >= 1
+    ):
+        raise ValueError(f"A float rank is an energy fraction in (0, 1), got {rank}.")
+    if rank <= 0:
+        raise ValueError(f"rank must be positive, got {rank}.")
+
+
+def edmd_solve(G, A, C, *, rank=None, regularization: float = 0.0, rcond: float | None = None,
+               warn: bool = True) -> ReducedModel:
+    r"""EDMD, :math:`K = G^{+}A`, by a rank-revealing eigendecomposition of :math:`G`.
+
+    With :math:`G + \gamma I = U S U^*` (``regularization`` :math:`\gamma`), keep the
+    eigenpairs with :math:`s_i > \mathrm{rcond}\cdot s_{\max}` (and at most ``rank``
+    of the largest), set :math:`Q = U_r S_r^{-1/2}` and return
+    :math:`K_r = Q^* A Q`, :math:`C_r = Q^* C`. Then :math:`K = Q Q^* A = G^+ A` on the
+    retained span, and the eigenvalues of :math:`K_r` are those of :math:`G^+A` without the
+    spurious zeros of the dropped null space.
+
+    ``rcond`` defaults to :math:`M \varepsilon`: directions with smaller relative
+    eigenvalue are indistinguishable from the rounding error of forming :math:`G`.
+    """
+    G = np.asarray(G)
+    M = G.shape[0]
+    Greg = G + regularization * np.eye(M) if regularization else G
+    s, U = scipy.linalg.eigh(Greg)
+    order = np.argsort(s)[::-1]
+    s, U = s[order], U[:, order]
+    if rcond is None:
+        rcond = M * np.finfo(float).eps
+    smax = s[0] if s.size and s[0] > 0 else 0.0
+    if smax <= 0:
+        raise ValueError(
+            "The Gram matrix G is zero: the dictionary vanishes on the data. Check the "
+            "dictionary (e.g. RBF width) and the data."
+        )
+    keep = int(np.count_nonzero(s > rcond * smax))
+    n_dropped = M - keep
+    if warn and n_dropped > 0:
+        warnings.warn(
+            f"G is numerically singular: dropped {n_dropped} of {M} dictionary direction(s) "
+            f"whose eigenvalue is below rcond={rcond:.1e} times the largest (linearly "
+            "dependent dictionary functions on the data, e.g. duplicate features or "
+            "cos^2 + sin^2 = 1). The fit uses the remaining span (G^+ A).",
+            RankDeficiencyWarning,
+            stacklevel=3,
+        )
+    if rank is not None:
+        keep = min(keep, int(rank))
+    U_r = U[:, :keep]
+    Q = U_r / np.sqrt(s[:keep])
+    reduced = Q.conj().T @ np.asarray(A) @ Q
+    state_map = Q.conj().T @ np.asarray(C)
+    return ReducedModel(Q, reduced, state_map, n_dropped)
+
+
+def dmd_solve(X: np.ndarray, Y: np.ndarray, *, rank=None) -> tuple[ReducedModel, np.ndarray,
+                                                                   np.ndarray]:
+    r"""Exact DMD (Tu et al. 2014) on samples in rows, :math:`y_m \approx A x_m`.
+
+    :math:`X^\top = U\Sigma V^*` truncated to rank :math:`r`,
+    :math:`\tilde A = U^* Y^\top V \Sigma^{-1}`. Returns the reduced model in POD
+    coordinates (:math:`z = x U`, :math:`z_{n+1} = z_n \tilde A^\top`), the exact DMD
+    ingredients :math:`Y^\top V\Sigma^{-1}` and the singular values.
+    """
+    U, s, Vh = scipy.linalg.svd(X.T, full_matrices=False)
+    r = select_rank(s, rank, X.shape)
+    U, s_r, V = U[:, :r], s[:r], Vh[:r].conj().T
+    YVS = Y.T @ V / s_r
+    Atilde = U.conj().T @ YVS
+    model = ReducedModel(U, Atilde.T, U.conj().T, len(s) - r)
+    return model, YVS, s
+
+
+def spectral_decomposition(reduced: np.ndarray):
+    """Eigenvalues (sorted by modulus, descending; conjugate pairs positive imaginary part
+    first) and right eigenvectors of the reduced matrix."""
+    lam, V = scipy.linalg.eig(reduced)
+    order = np.lexsort((-lam.imag, -np.abs(lam).round(13)))
+    return lam[order].astype(np.complex128), V[:, order].astype(np.complex128)

@@ -1,0 +1,172 @@
+"""Estimator shell shared by the RNN reconstructions: fit / predict / simulate / score."""
+
+from __future__ import annotations
+
+import time
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ..data import as_trajectories, check_array
+from ._torch import import_torch, make_generator, resolve_device
+
+COMMON_CONSTRAINTS = {
+    "n_epochs": [Interval(Integral, 1, None, closed="left")],
+    "batches_per_epoch": [Interval(Integral, 1, None, closed="left")],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "sequence_length": [Interval(Integral, 1, None, closed="left")],
+    "learning_rate": [Interval(Real, 0, None, closed="neither")],
+    "final_learning_rate": [Interval(Real, 0, None, closed="neither")],
+    "teacher_forcing": [StrOptions({"gtf", "sparse"})],
+    "alpha": [Interval(Real, 0, 1, closed="both")],
+    "alpha_method": [
+        StrOptions({"constant", "product_upper_bound", "jacobian_upper_bound", "batch_maximum"})
+    ],
+    "alpha_decay": [Interval(Real, 0, 1, closed="both")],
+    "alpha_update_interval": [Interval(Integral, 1, None, closed="left")],
+    "forcing_interval": [Interval(Integral, 1, None, closed="left")],
+    "latent_regularization": [Interval(Real, 0, None, closed="left")],
+    "device": [object],
+    "random_state": ["random_state"],
+    "verbose": ["boolean"],
+}
+
+TRAINING_PARAMS = (
+    "n_epochs", "batches_per_epoch", "batch_size", "sequence_length", "learning_rate",
+    "final_learning_rate", "teacher_forcing", "alpha", "alpha_method", "alpha_decay",
+    "alpha_update_interval", "forcing_interval", "latent_regularization", "verbose",
+)
+
+
+class RNNReconstruction(BaseEstimator):
+    """Base class: subclasses define ``_parameter_constraints``, ``_latent_dim`` and ``_cell``.
+
+    Fitted attributes (all subclasses): ``model_`` (the torch module, on the CPU),
+    ``n_features_in_``, ``n_latent_``, ``n_parameters_``, ``dt_``, ``loss_history_``,
+    ``alpha_history_``, ``fit_time_``, ``device_``.
+    """
+
+    def _latent_dim(self, n_features: int) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _cell(self, n_latent: int, generator):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _after_fit(self, data) -> None:
+        """Hook for subclass diagnostics computed once the model is trained."""
+
+    def fit(self, X, y=None, *, dt: float | None = None):
+        """Train the RNN on one trajectory or a list of trajectories.
+
+        Parameters
+        ----------
+        X : array-like (n_samples, n_features), list of such, or xarray.DataArray
+            Training trajectories, ideally standardized (zero mean, unit variance).
+        y : None
+            Snapshot pairs are not supported: teacher forcing needs whole windows.
+        dt : float, optional
+            Sampling interval, stored as ``dt_``.
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        if y is not None:
+            raise ValueError(
+                f"{type(self).__name__} trains on whole trajectories (windows of "
+                "sequence_length samples); pass X only, not snapshot pairs (X, y)."
+            )
+        torch = import_torch()
+        from .training import LatentModel, TrainingConfig, train
+
+        data = as_trajectories(X, dt=dt, name="X")
+        n_features = data.n_features
+        n_latent = self._latent_dim(n_features)
+        if n_latent < n_features:
+            raise ValueError(
+                f"The latent dimension ({n_latent}) must be at least the number of observed "
+                f"features ({n_features}): the identity observation model reads the first "
+                f"{n_features} latent units."
+            )
+        generator, rng = make_generator(self.random_state)
+        device = resolve_device(self.device)
+        cell = self._cell(n_latent, generator)
+        model = LatentModel(cell, n_features, n_latent, generator).to(device)
+        blocks = [torch.as_tensor(np.asarray(b, dtype=np.float64), device=device)
+                  for b in data.trajectories]
+        config = TrainingConfig(**{k: getattr(self, k) for k in TRAINING_PARAMS})
+        start = time.perf_counter()
+        history = train(model, blocks, config, rng)
+        self.fit_time_ = time.perf_counter() - start
+        self.model_ = model.cpu().eval()
+        self.device_ = str(device)
+        self.n_features_in_ = n_features
+        self.n_latent_ = n_latent
+        self.n_parameters_ = int(sum(p.numel() for p in model.parameters()))
+        self.dt_ = data.dt
+        self.loss_history_ = np.asarray(history["loss"])
+        self.alpha_history_ = np.asarray(history["alpha"])
+        self._after_fit(data)
+        return self
+
+    def _latent_start(self, x0):
+        torch = import_torch()
+        x0 = check_array(x0, name="x0", n_features=self.n_features_in_)
+        return self.model_.infer(torch.as_tensor(x0, dtype=torch.float64))
+
+    def latent_trajectory(self, x0, n_steps: int) -> np.ndarray:
+        """Free-running latent states ``(n_steps, M)`` after ``z_0 = [x0, L x0]``."""
+        check_is_fitted(self, "model_")
+        n_steps = _check_steps(n_steps)
+        z0 = self._latent_start(np.atleast_2d(np.asarray(x0, dtype=np.float64))[:1])
+        return self.model_.generate(z0, n_steps)[0].numpy()
+
+    def simulate(self, x0, n_steps: int) -> np.ndarray:
+        """Generate ``n_steps`` observed states after ``x0`` by iterating the latent map.
+
+        Parameters
+        ----------
+        x0 : array-like of shape (n_features,)
+            Initial observed state; the unobserved latent units start at ``L x0``.
+        n_steps : int
+            Number of steps.
+
+        Returns
+        -------
+        ndarray of shape (n_steps, n_features)
+        """
+        return self.latent_trajectory(x0, n_steps)[:, : self.n_features_in_].copy()
+
+    def predict(self, X) -> np.ndarray:
+        """One-step-ahead prediction ``F([x, L x])[:N]`` for every row of ``X``."""
+        check_is_fitted(self, "model_")
+        torch = import_torch()
+        z = self._latent_start(X)
+        with torch.no_grad():
+            out = self.model_.cell(z)
+        return self.model_.observe(out).numpy().copy()
+
+    def predict_n_steps(self, X, n_steps: int) -> np.ndarray:
+        """``n_steps``-ahead prediction started (in parallel) from every row of ``X``."""
+        check_is_fitted(self, "model_")
+        n_steps = _check_steps(n_steps)
+        z = self._latent_start(X)
+        return self.model_.observe(self.model_.generate(z, n_steps)[:, -1]).numpy().copy()
+
+    def score(self, X, y=None) -> float:
+        """R^2 of one-step predictions on a trajectory ``X`` (or on pairs ``(X, y)``)."""
+        from sklearn.metrics import r2_score
+
+        data = as_trajectories(X, y, name="X")
+        xs, ys = data.pairs()
+        return float(r2_score(ys, self.predict(xs)))
+
+
+def _check_steps(n_steps) -> int:
+    if isinstance(n_steps, bool) or not isinstance(n_steps, Integral) or n_steps < 1:
+        raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}.")
+    return int(n_steps)

@@ -1,0 +1,168 @@
+"""Training loop for the PLRNN family: windows, teacher forcing, RAdam, decaying lr.
+
+The model is a latent map (a cell of :mod:`koop.rnn.cells`) plus the identity
+observation model: the first ``N`` latent units are the observed state, ``x_t = z_t[:N]``.
+When ``M > N`` the unobserved units of the initial state are inferred linearly,
+``z_0 = [x_0, L x_0]``, with ``L`` learned jointly (as the GTF code does).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._torch import import_torch
+from .teacher_forcing import anneal_alpha, estimate_alpha, gtf_rollout, sparse_tf_rollout
+
+torch = import_torch()
+nn = torch.nn
+
+__all__ = ["LatentModel", "TrainingConfig", "train"]
+
+
+class LatentModel(nn.Module):
+    """A latent cell with the identity observation model on its first ``n_observed`` units."""
+
+    def __init__(self, cell, n_observed: int, n_latent: int, generator) -> None:
+        super().__init__()
+        self.cell = cell
+        self.n_observed = int(n_observed)
+        extra = int(n_latent) - self.n_observed
+        if extra > 0:
+            bound = n_latent**-0.5
+            init = (2.0 * torch.rand(extra, n_observed, generator=generator,
+                                     dtype=torch.float64) - 1.0) * bound
+            self.L = nn.Parameter(init)
+        else:
+            self.L = None
+
+    def infer(self, x):
+        """Data-inferred latent states ``[x, L x]`` for observations ``x`` (..., N)."""
+        if self.L is None:
+            return x
+        return torch.cat([x, x @ self.L.T], dim=-1)
+
+    def observe(self, z):
+        """The observed part ``z[..., :N]``."""
+        return z[..., : self.n_observed]
+
+    def generate(self, z0, n_steps: int):
+        """Free-running latent trajectory ``(batch, n_steps, M)`` after ``z0`` (no grad)."""
+        out = torch.empty(z0.shape[0], n_steps, z0.shape[1], dtype=z0.dtype, device=z0.device)
+        z = z0
+        with torch.no_grad():
+            for t in range(n_steps):
+                z = self.cell(z)
+                out[:, t] = z
+        return out
+
+
+@dataclass
+class TrainingConfig:
+    """Hyper-parameters of one training run (see the estimators for their meaning)."""
+
+    n_epochs: int = 1000
+    batches_per_epoch: int = 50
+    batch_size: int = 16
+    sequence_length: int = 200
+    learning_rate: float = 1e-3
+    final_learning_rate: float = 1e-6
+    teacher_forcing: str = "gtf"
+    alpha: float = 1.0
+    alpha_method: str = "product_upper_bound"
+    alpha_decay: float = 0.999
+    alpha_update_interval: int = 5
+    forcing_interval: int = 16
+    latent_regularization: float = 1e-5
+    verbose: bool = False
+
+
+def _windows(blocks, lengths, seq_len, batch_size, rng):
+    """Sample ``batch_size`` windows of ``seq_len + 1`` samples (with replacement)."""
+    counts = np.array([n - seq_len for n in lengths], dtype=np.float64)
+    which = rng.choice(len(blocks), size=batch_size, p=counts / counts.sum())
+    out = []
+    for i in which:
+        s = int(rng.integers(0, int(counts[i])))
+        out.append(blocks[i][s : s + seq_len + 1])
+    return torch.stack(out, dim=0)
+
+
+def train(model: LatentModel, blocks, config: TrainingConfig, rng: np.random.Generator):
+    """Fit ``model`` to the trajectories ``blocks`` (tensors (n_i, N)) in place.
+
+    Each step samples a batch of windows, infers the initial latent state from the first
+    sample, runs GTF (or sparse TF) over the remaining ``sequence_length`` samples and
+    minimises the mean squared error of the unforced predictions on the observed units,
+    plus ``latent_regularization`` times the cell's L2 penalty. RAdam with an exponential
+    learning-rate decay from ``learning_rate`` to ``final_learning_rate`` over the epochs.
+    For GTF with ``alpha_method != "constant"``, alpha starts at ``config.alpha`` and every
+    ``alpha_update_interval`` batches is re-estimated and annealed
+    (:func:`~koop.rnn.teacher_forcing.anneal_alpha`).
+
+    Returns
+    -------
+    dict
+        ``loss`` (mean training loss per epoch), ``alpha`` (alpha at the end of each epoch).
+    """
+    seq_len = config.sequence_length
+    lengths = [int(b.shape[0]) for b in blocks]
+    if max(lengths) < seq_len + 2:
+        raise ValueError(
+            f"The longest trajectory has {max(lengths)} samples, fewer than "
+            f"sequence_length + 2 = {seq_len + 2}; lower sequence_length or pass longer data."
+        )
+    usable = [(b, n) for b, n in zip(blocks, lengths, strict=True) if n >= seq_len + 2]
+    blocks, lengths = [u[0] for u in usable], [u[1] for u in usable]
+
+    optimizer = torch.optim.RAdam(model.parameters(), lr=config.learning_rate)
+    gamma = (config.final_learning_rate / config.learning_rate) ** (1.0 / max(config.n_epochs, 1))
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=gamma)
+    alpha = float(config.alpha)
+    adaptive = config.teacher_forcing == "gtf" and config.alpha_method != "constant"
+
+    history = {"loss": [], "alpha": []}
+    epochs = range(config.n_epochs)
+    bar = None
+    if config.verbose:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(epochs, desc=f"{type(model.cell).__name__}", unit="epoch")
+        epochs = bar
+    step = 0
+    for _ in epochs:
+        total = 0.0
+        for _ in range(config.batches_per_epoch):
+            step += 1
+            x = _windows(blocks, lengths, seq_len, config.batch_size, rng)
+            z0 = model.infer(x[:, 0])
+            target = x[:, 1:]
+            if adaptive and step % config.alpha_update_interval == 0:
+                zhat = model.infer(target).detach()
+                estimate, _ = estimate_alpha(model.cell, zhat, config.alpha_method)
+                alpha = anneal_alpha(alpha, estimate, config.alpha_decay)
+            if config.teacher_forcing == "gtf":
+                z = gtf_rollout(model.cell, z0, target, alpha)
+            else:
+                z = sparse_tf_rollout(model.cell, z0, target, config.forcing_interval)
+            loss = torch.mean((model.observe(z) - target) ** 2)
+            objective = loss
+            if config.latent_regularization > 0:
+                objective = loss + config.latent_regularization * model.cell.regularization()
+            optimizer.zero_grad(set_to_none=True)
+            objective.backward()
+            optimizer.step()
+            total += float(loss.detach())
+        scheduler.step()
+        mean_loss = total / config.batches_per_epoch
+        if not np.isfinite(mean_loss):
+            raise FloatingPointError(
+                "Training diverged (non-finite loss); lower learning_rate, use the clipped "
+                "shPLRNN, or raise alpha."
+            )
+        history["loss"].append(mean_loss)
+        history["alpha"].append(alpha)
+        if bar is not None:
+            bar.set_postfix(loss=f"{mean_loss:.3g}", alpha=f"{alpha:.3f}")
+    return history
