@@ -175,6 +175,13 @@ class KoopmanEstimator(BaseEstimator):
             out[k] = h @ Cr
         return self._real_if_real(out)
 
+    def to_xarray(self):
+        """The fitted spectrum as a labelled :class:`xarray.Dataset` (dims ``mode``,
+        ``feature``); see :func:`koop.io.to_xarray`."""
+        from koop.io import to_xarray
+
+        return to_xarray(self)
+
     def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
         """R^2 of one-step predictions (on consecutive samples, or on pairs ``(X, y)``).
 

@@ -240,16 +240,17 @@ def _accumulate_numba(dictionary, data: Trajectories, weights, chunk_size, verbo
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n, desc="Gram", unit="pair")
+    need_state = ev.state_columns is None
     try:
         if data.is_pairs:
             G, A, L, C = accumulate_pairs(
                 ev.evaluate, data.trajectories, data.successors, ev.n_outputs, w,
-                chunk_size, bar.update if bar else None,
+                chunk_size, bar.update if bar else None, need_state,
             )
         else:
             G, A, L, C = accumulate_trajectories(
                 ev.evaluate, data.trajectories, ev.n_outputs, lags, w, chunk_size,
-                bar.update if bar else None,
+                bar.update if bar else None, need_state,
             )
     except _ComplexPsi:
         return _accumulate(dictionary, data, weights, chunk_size, materialise=False)
@@ -257,7 +258,9 @@ def _accumulate_numba(dictionary, data: Trajectories, weights, chunk_size, verbo
         if bar is not None:
             bar.close()
     G, L = symmetrize_upper(G), symmetrize_upper(L)
-    A, C = np.ascontiguousarray(A), np.ascontiguousarray(C)
+    # psi holds the state itself (Identity, Polynomial, TimeDelay): C is a block of G
+    C = G[:, ev.state_columns] if C is None else np.ascontiguousarray(C)
+    A = np.ascontiguousarray(A)
     if w is None:
         for S in (G, A, L, C):
             S /= n
@@ -275,6 +278,7 @@ def build_gram(
     y: Any = None,
     dt: float | None = None,
     verbose: bool = False,
+    device: Any = None,
 ) -> GramMatrices:
     r"""Build :math:`G, A, L` (and :math:`C`) for a fitted dictionary on snapshot data.
 
@@ -297,6 +301,9 @@ def build_gram(
         Sampling interval (recorded only).
     verbose : bool
         Show a progress bar.
+    device : str or torch.device, optional
+        ``backend="torch"`` only: where psi and the products run (default: ``"cuda"``
+        when torch sees a GPU, else ``"cpu"``).
 
     Returns
     -------
@@ -313,6 +320,8 @@ def build_gram(
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}.")
+    if device is not None and backend != "torch":
+        raise ValueError(f"device applies to backend='torch' only, got backend={backend!r}.")
     if chunk_size is not None:
         if isinstance(chunk_size, bool) or not isinstance(chunk_size, int | np.integer):
             raise TypeError(f"chunk_size must be a positive integer, got {chunk_size!r}.")
@@ -324,11 +333,13 @@ def build_gram(
     if backend == "dask":
         from koop._backends.dask_backend import build_gram_dask
 
-        return build_gram_dask(dictionary, traj, weights, chunk_size, verbose=verbose)
+        return _checked(build_gram_dask(dictionary, traj, weights, chunk_size,
+                                        verbose=verbose))
     if backend == "torch":
         from koop._backends.torch_backend import build_gram_torch
 
-        return build_gram_torch(dictionary, traj, weights, chunk_size, verbose=verbose)
+        return _checked(build_gram_torch(dictionary, traj, weights, chunk_size,
+                                         verbose=verbose, device=device))
     if backend == "numba":
         G, A, L, C, n, total = _accumulate_numba(dictionary, traj, weights, chunk_size, verbose)
     else:
@@ -339,4 +350,18 @@ def build_gram(
     else:
         G = 0.5 * (G + G.T)
         L = 0.5 * (L + L.T)
-    return GramMatrices(G, A, L, C, n, total, backend)
+    return _checked(GramMatrices(G, A, L, C, n, total, backend))
+
+
+def _checked(gm: GramMatrices) -> GramMatrices:
+    """Refuse Gram matrices with inf or NaN (NaN in lazy data, or an overflowing psi)."""
+    for key in ("G", "A", "L", "C"):
+        if not np.isfinite(getattr(gm, key)).all():
+            raise ValueError(
+                f"The Gram matrix {key} contains inf or NaN: the data hold NaN or inf (lazy "
+                "dask arrays are checked only here), or the dictionary values or their "
+                "products overflow float64 (near 1e308). Remove or impute NaN/inf; rescale "
+                "the data (e.g. standardise each feature) or use a smaller polynomial degree "
+                "/ a wider RBF width."
+            )
+    return gm

@@ -74,6 +74,8 @@ def integrate(
         if not sol.success:
             raise RuntimeError(f"Integration of the transient failed: {sol.message}")
         x0 = sol.y[:, -1]
+    if n_steps == 1:
+        return x0.reshape(1, -1).copy()
     t_eval = dt * np.arange(n_steps)
     sol = solve_ivp(rhs, (0.0, t_eval[-1]), x0, method="DOP853", t_eval=t_eval,
                     rtol=rtol, atol=atol)

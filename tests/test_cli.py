@@ -13,13 +13,6 @@ def test_help_lists_subcommands(capsys):
         assert name in out
 
 
-def test_demo_quick_prints_eigenvalue_tables(capsys, tmp_path):
-    assert main(["demo", "--quick", "--out", str(tmp_path / "r")]) == 0
-    out = capsys.readouterr().out
-    assert "Slow manifold" in out and "Lorenz-63" in out
-    assert "0.90000000" in out and "0.50000000" in out
-
-
 def test_console_script_version():
     out = subprocess.run([sys.executable, "-m", "koop.cli", "--version"], capture_output=True,
                          text=True)

@@ -196,6 +196,19 @@ def test_prediction_error_exact_model_zero_and_wrong_model_hand_formula():
     )
 
 
+def test_prediction_error_lagged_edmd_on_a_sine_is_exact():
+    # x_{t+1} = 2 cos(w) x_t - x_{t-1}: EDMD on one delay represents it exactly, and PE
+    # must hand the model its two-sample window.
+    from koop.dictionaries import TimeDelay
+    from koop.estimators import EDMD
+
+    x = np.sin(0.3 * np.arange(300))
+    model = EDMD(TimeDelay(n_delays=1)).fit(x)
+    assert model.n_lags_ == 1
+    assert prediction_error(model, x, n_steps=20) == pytest.approx(0.0, abs=1e-18)
+    assert prediction_error(model, np.sin(0.5 * np.arange(300)), n_steps=20) > 1e-3  # other w
+
+
 def test_prediction_error_input_checks():
     with pytest.raises(ValueError, match="samples"):
         prediction_error(lambda s: s, np.zeros((5, 1)), n_steps=5)

@@ -6,7 +6,7 @@ from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from koop.dictionaries import Polynomial
-from koop.estimators import DMD, EDMD
+from koop.estimators import DMD, EDMD, HankelDMD, HAVOK
 
 # Checks that assume a supervised regressor with a 1-D target y, which a Koopman model is
 # not: y, when given, must hold the successor *states* of X (same shape as X).
@@ -58,7 +58,10 @@ def _expected_failed(estimator):
     return EXPECTED_FAILED
 
 
-@parametrize_with_checks([DMD(), EDMD(Polynomial(2))], expected_failed_checks=_expected_failed)
+@parametrize_with_checks(
+    [DMD(), EDMD(Polynomial(2)), HankelDMD(n_delays=2), HAVOK(n_delays=2, rank=2)],
+    expected_failed_checks=_expected_failed,
+)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
 

@@ -57,3 +57,8 @@ def test_bad_arguments():
         systems.lorenz63(10, dt=-1)
     with pytest.raises(ValueError):
         systems.linear(np.ones((2, 3)), 5)
+
+
+def test_single_step_returns_initial_state():
+    assert systems.lorenz63(1, x0=[1.0, 2.0, 3.0]).tolist() == [[1.0, 2.0, 3.0]]
+    assert systems.lorenz63(1).shape == (1, 3)

@@ -34,6 +34,9 @@ class ChunkEvaluator:
     n_outputs: int
     evaluate: Callable[[np.ndarray, np.ndarray], None]
     twin: Callable[[np.ndarray], np.ndarray]
+    #: columns of psi that equal the current state x_j exactly (j = 0..d-1), or None;
+    #: then C = Psi_X^T W X is a block of G and needs no product of its own
+    state_columns: np.ndarray | None = None
 
 
 def _f64(a) -> np.ndarray:
@@ -49,15 +52,18 @@ def chunk_evaluator(spec: tuple[str, dict], n_features: int) -> ChunkEvaluator:
     name, p = spec
     d = int(n_features)
     if name == "identity":
-        return ChunkEvaluator(name, 0, d, F.identity, F.identity_twin)
+        return ChunkEvaluator(name, 0, d, F.identity, F.identity_twin, np.arange(d))
     if name == "polynomial":
         parent, var = _i64(p["parent"]), _i64(p["var"])
+        linear = [np.flatnonzero((parent < 0) & (var == j)) for j in range(d)]
+        state = np.array([c[0] for c in linear]) if all(c.size for c in linear) else None
         return ChunkEvaluator(
             name,
             0,
             parent.shape[0],
             lambda X, out: F.polynomial(X, parent, var, out),
             lambda X: F.polynomial_twin(X, parent, var),
+            state,
         )
     if name in ("rbf_gaussian", "rbf_thinplate"):
         centers = _f64(p["centers"])
@@ -92,6 +98,7 @@ def chunk_evaluator(spec: tuple[str, dict], n_features: int) -> ChunkEvaluator:
             d * (q + 1),
             lambda X, out: F.delay(X, q, s, out),
             lambda X: F.delay_twin(X, q, s),
+            np.arange(d),
         )
     if name == "concat":
         return _concat_evaluator(p, d)
@@ -113,4 +120,9 @@ def _concat_evaluator(p: dict, d: int) -> ChunkEvaluator:
     def twin(X):
         return np.hstack([e.twin(X[skip:]) for e, skip in zip(parts, skips, strict=True)])
 
-    return ChunkEvaluator("concat", n_lags, int(offsets[-1]), evaluate, twin)
+    state = next(
+        (e.state_columns + lo for e, lo in zip(parts, offsets, strict=False)
+         if e.state_columns is not None),
+        None,
+    )
+    return ChunkEvaluator("concat", n_lags, int(offsets[-1]), evaluate, twin, state)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
 
 import numpy as np
 
@@ -59,7 +60,7 @@ def run_rows(
     pool = _get_pool(parts - 1)
     futures = [
         pool.submit(evaluate, X[lo : hi + n_lags], out[lo:hi])
-        for lo, hi in zip(bounds[1:-1], bounds[2:], strict=True)
+        for lo, hi in pairwise(bounds[1:])
     ]
     evaluate(X[: bounds[1] + n_lags], out[: bounds[1]])
     for f in futures:

@@ -28,7 +28,7 @@ from numba.extending import intrinsic
 __all__ = ["vexp"]
 
 _LOG2E = 1.4426950408889634
-_LN2_HI = 6.93147180369123816490e-01  # ln 2 with its last 32 bits cleared: n * _LN2_HI is exact
+_LN2_HI = 6.93147180369123816490e-01  # ln 2, low mantissa bits zero: n * _LN2_HI is exact
 _LN2_LO = 1.90821492927058770002e-10
 # 1.5 * 2**52: adding it rounds to an integer kept in the low mantissa bits
 _SHIFTER = 6755399441055744.0

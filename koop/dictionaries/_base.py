@@ -69,7 +69,14 @@ class Dictionary(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "n_output_features_")
         X = check_array(X, name="X", n_features=self.n_features_in_, min_samples=self.n_lags + 1)
-        return self._transform(np.asarray(X, dtype=np.float64))
+        out = self._transform(np.asarray(X, dtype=np.float64))
+        if not np.isfinite(out).all():  # finite input, so the values overflowed
+            raise ValueError(
+                f"{type(self).__name__} gives inf or NaN on finite data (values beyond "
+                "float64's range, ~1e308). Rescale the data (e.g. standardise each feature) "
+                "or use a smaller degree / a wider width."
+            )
+        return out
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         """Names of the dictionary functions, e.g. ``['1', 'x0', 'x0^2']``.

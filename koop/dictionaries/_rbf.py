@@ -104,8 +104,11 @@ class RBF(Dictionary):
         self.width_ = float(self.width) if self.width is not None else data_scale(X)
 
     def _squared_distances(self, X: np.ndarray) -> np.ndarray:
-        diff = X[:, None, :] - self.centers_[None, :, :]
-        return np.einsum("nkd,nkd->nk", diff, diff)
+        # one feature at a time: memory n x K, not the n x K x d of all differences
+        d2 = np.zeros((X.shape[0], self.centers_.shape[0]))
+        for j in range(X.shape[1]):
+            d2 += (X[:, j, None] - self.centers_[None, :, j]) ** 2
+        return d2
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
         r2 = self._squared_distances(X) / self.width_**2

@@ -139,6 +139,9 @@ class NeuralDictionary(Dictionary):
         Tikhonov parameter of the inner K solve.
     device : {"cpu", "auto", "cuda"}
         Where to train; the network is moved back to the CPU.
+    n_threads : int or None
+        Torch intra-op threads during training (restored afterwards); None keeps torch's
+        setting. One thread is fastest for small networks on shared machines.
     random_state : int, numpy Generator or None
         Seeds the network's initial weights and the minibatch order.
     verbose : bool
@@ -185,7 +188,8 @@ class NeuralDictionary(Dictionary):
                  include_bias: bool = True, n_iterations: int = 10, n_epochs: int = 5,
                  batch_size: int = 256, learning_rate: float = 1e-3,
                  regularization: float = 1e-4, device: Any = "cpu",
-                 random_state: Any = None, verbose: bool = False) -> None:
+                 n_threads: int | None = 1, random_state: Any = None,
+                 verbose: bool = False) -> None:
         self.n_trainable = n_trainable
         self.hidden_layers = hidden_layers
         self.activation = activation
@@ -197,6 +201,7 @@ class NeuralDictionary(Dictionary):
         self.learning_rate = learning_rate
         self.regularization = regularization
         self.device = device
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 
@@ -205,6 +210,8 @@ class NeuralDictionary(Dictionary):
         _check_positive_int(self.n_iterations, "n_iterations")
         _check_positive_int(self.n_epochs, "n_epochs")
         _check_positive_int(self.batch_size, "batch_size")
+        if self.n_threads is not None:
+            _check_positive_int(self.n_threads, "n_threads")
         for h in tuple(self.hidden_layers):
             _check_positive_int(h, "hidden_layers entries")
         if self.activation not in _ACTIVATIONS:
@@ -239,7 +246,7 @@ class NeuralDictionary(Dictionary):
         return self._fit_pairs(np.asarray(Xp, dtype=np.float64), np.asarray(Yp, dtype=np.float64))
 
     def _fit_pairs(self, X: np.ndarray, Y: np.ndarray) -> NeuralDictionary:
-        from koop.rnn._torch import import_torch, make_generator, resolve_device
+        from koop.rnn._torch import import_torch, make_generator, resolve_device, torch_threads
 
         torch = import_torch()
         generator, _ = make_generator(self.random_state)
@@ -254,12 +261,14 @@ class NeuralDictionary(Dictionary):
         self.network_ = net
         tx = torch.as_tensor(X, device=device)
         ty = torch.as_tensor(Y, device=device)
-        K, losses = train_edmd_dl(
-            lambda x: self._lift_torch(x), net.parameters(), tx, ty,
-            n_iterations=self.n_iterations, n_epochs=self.n_epochs,
-            batch_size=self.batch_size, learning_rate=self.learning_rate,
-            regularization=self.regularization, generator=generator, verbose=self.verbose,
-        )
+        with torch_threads(self.n_threads):
+            K, losses = train_edmd_dl(
+                lambda x: self._lift_torch(x), net.parameters(), tx, ty,
+                n_iterations=self.n_iterations, n_epochs=self.n_epochs,
+                batch_size=self.batch_size, learning_rate=self.learning_rate,
+                regularization=self.regularization, generator=generator,
+                verbose=self.verbose,
+            )
         self.network_ = net.cpu().eval()
         self.training_koopman_matrix_ = K
         self.loss_history_ = np.asarray(losses)

@@ -26,7 +26,7 @@ class EDMDDL(KoopmanEstimator):
     Parameters
     ----------
     n_trainable, hidden_layers, activation, n_iterations, n_epochs, batch_size,
-    learning_rate, regularization, device, random_state, verbose
+    learning_rate, regularization, device, n_threads, random_state, verbose
         Passed to :class:`~koop.dictionaries.neural.NeuralDictionary`.
     rank : int, optional
         Truncation of the final EDMD solve.
@@ -63,8 +63,8 @@ class EDMDDL(KoopmanEstimator):
                  activation: str = "tanh", n_iterations: int = 10, n_epochs: int = 5,
                  batch_size: int = 256, learning_rate: float = 1e-3,
                  regularization: float = 1e-4, rank: int | None = None,
-                 backend: str = "numba", device: Any = "cpu", random_state: Any = None,
-                 verbose: bool = False) -> None:
+                 backend: str = "numba", device: Any = "cpu", n_threads: int | None = 1,
+                 random_state: Any = None, verbose: bool = False) -> None:
         self.n_trainable = n_trainable
         self.hidden_layers = hidden_layers
         self.activation = activation
@@ -76,6 +76,7 @@ class EDMDDL(KoopmanEstimator):
         self.rank = rank
         self.backend = backend
         self.device = device
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 
@@ -104,7 +105,8 @@ class EDMDDL(KoopmanEstimator):
             activation=self.activation, n_iterations=self.n_iterations,
             n_epochs=self.n_epochs, batch_size=self.batch_size,
             learning_rate=self.learning_rate, regularization=self.regularization,
-            device=self.device, random_state=self.random_state, verbose=self.verbose,
+            device=self.device, n_threads=self.n_threads, random_state=self.random_state,
+            verbose=self.verbose,
         )
         dictionary._validate_params_values()
         Xp, Yp = data.pairs()

@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..data import as_trajectories, check_array
-from ._torch import import_torch, make_generator, resolve_device
+from ._torch import import_torch, make_generator, resolve_device, torch_threads
 
 COMMON_CONSTRAINTS = {
     "n_epochs": [Interval(Integral, 1, None, closed="left")],
@@ -30,6 +30,7 @@ COMMON_CONSTRAINTS = {
     "forcing_interval": [Interval(Integral, 1, None, closed="left")],
     "latent_regularization": [Interval(Real, 0, None, closed="left")],
     "device": [object],
+    "n_threads": [Interval(Integral, 1, None, closed="left"), None],
     "random_state": ["random_state"],
     "verbose": ["boolean"],
 }
@@ -58,7 +59,7 @@ class RNNReconstruction(BaseEstimator):
     def _after_fit(self, data) -> None:
         """Hook for subclass diagnostics computed once the model is trained."""
 
-    def fit(self, X, y=None, *, dt: float | None = None):
+    def fit(self, X, y=None, *, dt: float | None = None, callback=None):
         """Train the RNN on one trajectory or a list of trajectories.
 
         Parameters
@@ -69,6 +70,10 @@ class RNNReconstruction(BaseEstimator):
             Snapshot pairs are not supported: teacher forcing needs whole windows.
         dt : float, optional
             Sampling interval, stored as ``dt_``.
+        callback : callable, optional
+            ``callback(epoch, latent_model, history)`` after every epoch (``latent_model``
+            is the torch module being trained, ``history`` the dict of per-epoch ``loss``
+            and ``alpha`` lists); returning True stops training early.
 
         Returns
         -------
@@ -100,7 +105,8 @@ class RNNReconstruction(BaseEstimator):
                   for b in data.trajectories]
         config = TrainingConfig(**{k: getattr(self, k) for k in TRAINING_PARAMS})
         start = time.perf_counter()
-        history = train(model, blocks, config, rng)
+        with torch_threads(self.n_threads):
+            history = train(model, blocks, config, rng, callback=callback)
         self.fit_time_ = time.perf_counter() - start
         self.model_ = model.cpu().eval()
         self.device_ = str(device)
@@ -110,7 +116,8 @@ class RNNReconstruction(BaseEstimator):
         self.dt_ = data.dt
         self.loss_history_ = np.asarray(history["loss"])
         self.alpha_history_ = np.asarray(history["alpha"])
-        self._after_fit(data)
+        with torch_threads(self.n_threads):
+            self._after_fit(data)
         return self
 
     def _latent_start(self, x0):

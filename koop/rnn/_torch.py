@@ -64,3 +64,27 @@ def make_generator(random_state: object):
     gen = torch.Generator(device="cpu")
     gen.manual_seed(int(rng.integers(0, 2**62)))
     return gen, rng
+
+
+class torch_threads:
+    """Context manager: run torch with ``n`` intra-op threads, then restore the setting.
+
+    Small recurrent models are dominated by per-operation overhead, which extra threads
+    only increase (measured on a 16-core machine: 176 ms per training batch with all
+    threads, ~20 ms with one). ``n=None`` leaves torch's setting alone.
+    """
+
+    def __init__(self, n: int | None) -> None:
+        self.n = n
+        self.before = None
+
+    def __enter__(self):
+        if self.n is not None:
+            torch = import_torch()
+            self.before = torch.get_num_threads()
+            torch.set_num_threads(int(self.n))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.before is not None:
+            import_torch().set_num_threads(self.before)

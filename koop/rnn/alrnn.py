@@ -45,7 +45,7 @@ class ALRNN(RNNReconstruction):
         As for :class:`~koop.rnn.ShallowPLRNN` (n_epochs, batches_per_epoch, batch_size,
         sequence_length, learning_rate, final_learning_rate, teacher_forcing, alpha,
         alpha_method, alpha_decay, alpha_update_interval, forcing_interval,
-        latent_regularization, device, random_state, verbose).
+        latent_regularization, device, n_threads, random_state, verbose).
 
     Attributes
     ----------
@@ -102,6 +102,7 @@ class ALRNN(RNNReconstruction):
         forcing_interval: int = 16,
         latent_regularization: float = 0.0,
         device="cpu",
+        n_threads: int | None = 1,
         random_state=None,
         verbose: bool = False,
     ) -> None:
@@ -122,6 +123,7 @@ class ALRNN(RNNReconstruction):
         self.forcing_interval = forcing_interval
         self.latent_regularization = latent_regularization
         self.device = device
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 

@@ -58,6 +58,9 @@ class ShallowPLRNN(RNNReconstruction):
         Weight of the L2 penalty on the latent parameters (``A`` towards 1).
     device : {"cpu", "auto", "cuda"} or torch.device
         Where to train; the fitted model is moved back to the CPU.
+    n_threads : int or None
+        Torch intra-op threads during training (restored afterwards). The default 1 is
+        fastest for these small models; None keeps torch's setting.
     random_state : int, numpy Generator or None
         Seeds initialization and batch sampling (deterministic on the CPU).
     verbose : bool
@@ -118,6 +121,7 @@ class ShallowPLRNN(RNNReconstruction):
         forcing_interval: int = 16,
         latent_regularization: float = 1e-5,
         device="cpu",
+        n_threads: int | None = 1,
         random_state=None,
         verbose: bool = False,
     ) -> None:
@@ -138,6 +142,7 @@ class ShallowPLRNN(RNNReconstruction):
         self.forcing_interval = forcing_interval
         self.latent_regularization = latent_regularization
         self.device = device
+        self.n_threads = n_threads
         self.random_state = random_state
         self.verbose = verbose
 

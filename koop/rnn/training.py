@@ -89,7 +89,8 @@ def _windows(blocks, lengths, seq_len, batch_size, rng):
     return torch.stack(out, dim=0)
 
 
-def train(model: LatentModel, blocks, config: TrainingConfig, rng: np.random.Generator):
+def train(model: LatentModel, blocks, config: TrainingConfig, rng: np.random.Generator,
+          callback=None):
     """Fit ``model`` to the trajectories ``blocks`` (tensors (n_i, N)) in place.
 
     Each step samples a batch of windows, infers the initial latent state from the first
@@ -100,6 +101,9 @@ def train(model: LatentModel, blocks, config: TrainingConfig, rng: np.random.Gen
     For GTF with ``alpha_method != "constant"``, alpha starts at ``config.alpha`` and every
     ``alpha_update_interval`` batches is re-estimated and annealed
     (:func:`~koop.rnn.teacher_forcing.anneal_alpha`).
+
+    ``callback(epoch, model, history)``, if given, runs after every epoch; a true return
+    value stops training early (used for checkpoints and time budgets).
 
     Returns
     -------
@@ -128,10 +132,10 @@ def train(model: LatentModel, blocks, config: TrainingConfig, rng: np.random.Gen
     if config.verbose:
         from tqdm.auto import tqdm
 
-        bar = tqdm(epochs, desc=f"{type(model.cell).__name__}", unit="epoch")
+        bar = tqdm(epochs, desc=type(model.cell).__name__.replace("Cell", ""), unit="epoch")
         epochs = bar
     step = 0
-    for _ in epochs:
+    for epoch in epochs:
         total = 0.0
         for _ in range(config.batches_per_epoch):
             step += 1
@@ -165,4 +169,6 @@ def train(model: LatentModel, blocks, config: TrainingConfig, rng: np.random.Gen
         history["alpha"].append(alpha)
         if bar is not None:
             bar.set_postfix(loss=f"{mean_loss:.3g}", alpha=f"{alpha:.3f}")
+        if callback is not None and callback(epoch, model, history):
+            break
     return history

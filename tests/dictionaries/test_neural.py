@@ -95,3 +95,23 @@ def test_neural_dictionary_inside_edmd_is_deterministic(trajectories):
 def test_bad_parameters_raise(kwargs, match, trajectories):
     with pytest.raises(ValueError, match=match):
         NeuralDictionary(**kwargs).fit(trajectories[0])
+
+
+def test_resdmd_residuals_certify_the_exact_eigenpairs(edmd_dl, trajectories):
+    # 1 and x are exact eigenfunctions (lambda = 1, mu): residual ~ 0; the learned pairs
+    # are approximate, so their residuals are positive but small after training
+    from koop.estimators import ResDMD
+    from koop.validation import residuals
+
+    res = residuals(edmd_dl, trajectories)
+    lam = edmd_dl.eigenvalues_
+    for target in (1.0, MU):
+        j = int(np.argmin(np.abs(lam - target)))
+        assert res[j] < 1e-6
+    j = int(np.argmin(np.abs(lam - MU**2)))
+    assert res[j] < 0.1
+    model = ResDMD(NeuralDictionary(n_trainable=2, hidden_layers=(8,), n_iterations=2,
+                                    n_epochs=1, random_state=0)).fit(trajectories)
+    assert np.all(np.isfinite(model.residuals_))
+    j = int(np.argmin(np.abs(model.eigenvalues_ - MU)))
+    assert model.residuals_[j] < 1e-6

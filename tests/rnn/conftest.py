@@ -4,7 +4,7 @@ recurrent models are dominated by per-op overhead that extra threads only add to
 import pytest
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def _single_torch_thread():
     torch = pytest.importorskip("torch")
     before = torch.get_num_threads()

@@ -141,3 +141,14 @@ def test_unfitted_and_bad_simulate_arguments(fitted_plrnn, rotation):
         fitted_plrnn.simulate(rotation[0], 0)
     with pytest.raises(ValueError, match="feature"):
         fitted_plrnn.predict(np.zeros((3, 5)))
+
+
+def test_n_threads_is_restored_after_fit(rotation):
+    torch.set_num_threads(2)
+    try:
+        m = ShallowPLRNN(n_hidden=3, n_epochs=1, batches_per_epoch=1, sequence_length=10,
+                         n_threads=1, random_state=0).fit(rotation)
+        assert torch.get_num_threads() == 2
+        assert m.n_threads == 1
+    finally:
+        torch.set_num_threads(1)

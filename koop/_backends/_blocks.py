@@ -1,0 +1,209 @@
+r"""Unnormalised Gram sums over one block of samples, the unit of work of a dask task.
+
+A block is a contiguous window of one trajectory (or a block of explicit pairs) that
+fits in memory. Its sums
+
+.. math::
+    G_b = \sum_{m \in b} w_m \psi(x_m)\psi(x_m)^*, \quad A_b = \sum_{m \in b} w_m
+    \psi(x_m)\psi(y_m)^*, \quad L_b = \sum_{m \in b} w_m \psi(y_m)\psi(y_m)^*, \quad
+    C_b = \sum_{m \in b} w_m \psi(x_m) x_m^\top
+
+add up over blocks to the sums :func:`koop.gram.build_gram` normalises, so a cluster
+computes them block by block and reduces. Each block runs the same numba kernels and
+BLAS accumulation as the in-memory path (:mod:`koop._kernels.stream`); dictionaries
+without a kernel go through ``transform``, and complex-valued ones through plain numpy
+products. Real results keep only the upper triangles of :math:`G_b, L_b` (as the
+kernels fill them); :func:`finish` symmetrises once, after the reduction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from koop._kernels.dispatch import ChunkEvaluator, chunk_evaluator
+from koop._kernels.stream import accumulate_pairs, accumulate_trajectories, symmetrize_upper
+from koop.gram import default_chunk_size
+
+__all__ = ["BlockSums", "window_sums", "pair_sums", "add", "finish"]
+
+
+@dataclass
+class BlockSums:
+    """Raw sums of one block (or of many, once added) and the weight diagnostics."""
+
+    G: np.ndarray
+    A: np.ndarray
+    L: np.ndarray
+    C: np.ndarray
+    n_pairs: int
+    weights_sum: float
+    weights_min: float
+    upper_only: bool  # G, L hold only their upper triangles (real kernel path)
+
+
+class _ComplexPsi(Exception):
+    """``transform`` returned complex values: use the numpy products."""
+
+
+def _evaluator(dictionary: Any, n_features: int) -> ChunkEvaluator:
+    spec = dictionary._kernel_spec() if hasattr(dictionary, "_kernel_spec") else None
+    if spec is not None:
+        return chunk_evaluator(spec, n_features)
+
+    def evaluate(X: np.ndarray, out: np.ndarray) -> None:
+        psi = dictionary.transform(X)
+        if np.iscomplexobj(psi):
+            raise _ComplexPsi
+        out[...] = psi
+
+    lags = int(getattr(dictionary, "n_lags", 0))
+    M = int(dictionary.n_output_features_)
+    return ChunkEvaluator("transform", lags, M, evaluate, dictionary.transform)
+
+
+def _weight_stats(w: np.ndarray | None, n: int) -> tuple[float, float]:
+    if w is None:
+        return float(n), 1.0
+    if w.shape[0] != n:
+        raise ValueError(f"A block of {n} pairs got {w.shape[0]} weights.")
+    if not np.isfinite(w).all():
+        return float("nan"), float("nan")
+    return float(w.sum()), (float(w.min()) if n else np.inf)
+
+
+def _zeros(M: int, d: int, n: int, wsum: float, wmin: float) -> BlockSums:
+    z = np.zeros((M, M))
+    return BlockSums(z, z.copy(), z.copy(), np.zeros((M, d)), n, wsum, wmin, True)
+
+
+def _numpy_sums(PX, PY, X, w) -> tuple:
+    ww = np.ones(PX.shape[0]) if w is None else w
+    WPX = PX * ww[:, None]
+    return (
+        PX.conj().T @ WPX,
+        WPX.conj().T @ PY,
+        PY.conj().T @ (PY * ww[:, None]),
+        WPX.conj().T @ X,
+    )
+
+
+def window_sums(
+    dictionary: Any,
+    head: np.ndarray | None,
+    block: np.ndarray,
+    weights: np.ndarray | None,
+    chunk_size: int | None,
+) -> BlockSums:
+    """Sums over the pairs whose successor lies in ``block``, one trajectory piece.
+
+    ``head`` holds the ``n_lags + 1`` samples before ``block`` (fewer at a trajectory's
+    start, ``None`` for its first block), so the pair that straddles the block boundary
+    and lagged dictionaries are handled exactly. The block is not copied: the pairs that
+    touch ``head`` come from a small window ``head + block[:n_lags + 1]``, the others from
+    ``block`` itself, two pieces that the kernels treat like two trajectories.
+    ``weights``: one per pair, in order, or ``None`` (weight 1 each).
+    """
+    lags = int(getattr(dictionary, "n_lags", 0))
+    block = np.ascontiguousarray(block, dtype=np.float64)
+    pieces = [block]
+    if head is not None and head.shape[0]:
+        pieces.insert(0, np.concatenate([head, block[: lags + 1]]).astype(np.float64))
+    n = sum(max(p.shape[0] - lags - 1, 0) for p in pieces)
+    wsum, wmin = _weight_stats(weights, n)
+    M, d = int(dictionary.n_output_features_), block.shape[1]
+    if n == 0 or not wmin >= 0:  # nothing to sum, or bad weights that finish() reports
+        return _zeros(M, d, n, wsum, wmin)
+    ev = _evaluator(dictionary, d)
+    chunk = chunk_size or default_chunk_size(ev.n_outputs, lags)
+    try:
+        G, A, L, C = accumulate_trajectories(ev.evaluate, pieces, ev.n_outputs, lags,
+                                             weights, chunk)
+        upper = True
+    except _ComplexPsi:
+        sums = []
+        for p in pieces:
+            if p.shape[0] - lags - 1 > 0:
+                psi = dictionary.transform(p)
+                sums.append((psi[:-1], psi[1:], p[lags:-1]))
+        G, A, L, C = _numpy_sums(*(np.concatenate(parts) for parts in zip(*sums,
+                                                                             strict=True)),
+                                 weights)
+        upper = False
+    return BlockSums(G, A, L, C, n, wsum, wmin, upper)
+
+
+def pair_sums(
+    dictionary: Any,
+    xb: np.ndarray,
+    yb: np.ndarray,
+    weights: np.ndarray | None,
+    chunk_size: int | None,
+) -> BlockSums:
+    """Sums over explicit pairs ``(xb[m], yb[m])`` (psi evaluated on both)."""
+    xb = np.ascontiguousarray(xb, dtype=np.float64)
+    yb = np.ascontiguousarray(yb, dtype=np.float64)
+    n = xb.shape[0]
+    wsum, wmin = _weight_stats(weights, n)
+    if not wmin >= 0:
+        return _zeros(int(dictionary.n_output_features_), xb.shape[1], n, wsum, wmin)
+    ev = _evaluator(dictionary, xb.shape[1])
+    chunk = chunk_size or default_chunk_size(ev.n_outputs)
+    try:
+        G, A, L, C = accumulate_pairs(ev.evaluate, [xb], [yb], ev.n_outputs, weights, chunk)
+        upper = True
+    except _ComplexPsi:
+        G, A, L, C = _numpy_sums(dictionary.transform(xb), dictionary.transform(yb), xb,
+                                 weights)
+        upper = False
+    return BlockSums(G, A, L, C, n, wsum, wmin, upper)
+
+
+def add(*parts: BlockSums) -> BlockSums:
+    """Sum of block sums, left to right (the reduction order is fixed by the caller)."""
+    first = parts[0]
+    G, A, L, C = first.G, first.A, first.L, first.C
+    upper = first.upper_only
+    for p in parts[1:]:
+        pG, pL = p.G, p.L
+        if p.upper_only != upper:  # a real block met a complex one: add full matrices
+            G, L = _full(G, upper), _full(L, upper)
+            pG, pL = _full(pG, p.upper_only), _full(pL, p.upper_only)
+            upper = False
+        G, A, L, C = G + pG, A + p.A, L + pL, C + p.C
+    return BlockSums(
+        G, A, L, C,
+        sum(p.n_pairs for p in parts),
+        float(sum(p.weights_sum for p in parts)),
+        float(min(p.weights_min for p in parts)),
+        upper,
+    )
+
+
+def _full(S: np.ndarray, upper_only: bool) -> np.ndarray:
+    return symmetrize_upper(S) if upper_only else S
+
+
+def finish(total: BlockSums, weighted: bool) -> tuple:
+    """Symmetrise and normalise: ``(G, A, L, C, n_pairs, weights_sum)`` as build_gram's."""
+    if total.n_pairs < 1:
+        raise ValueError("The data give no snapshot pairs for this dictionary.")
+    if weighted:
+        if not np.isfinite(total.weights_sum) or total.weights_min < 0:
+            raise ValueError("weights must be finite and non-negative.")
+        if total.weights_sum <= 0:
+            raise ValueError("weights sum to zero; at least one pair must carry weight.")
+    G, L = _full(total.G, total.upper_only), _full(total.L, total.upper_only)
+    if np.iscomplexobj(G):
+        G = 0.5 * (G + G.conj().T)
+        L = 0.5 * (L + L.conj().T)
+    else:
+        G = 0.5 * (G + G.T)
+        L = 0.5 * (L + L.T)
+    A, C = np.ascontiguousarray(total.A), np.ascontiguousarray(total.C)
+    if not weighted:
+        n = total.n_pairs
+        return G / n, A / n, L / n, C / n, n, 1.0
+    return G, A, L, C, total.n_pairs, total.weights_sum

@@ -1,0 +1,295 @@
+"""``koop analyze FILE``: fit a Koopman model to a data file and write a report.
+
+Reads ``.nc`` (netCDF, a ``time`` dimension), ``.csv`` (a header row; a ``time`` or ``t``
+column is the time axis), ``.npy`` (an array ``(n_samples, n_features)``) and ``.npz``
+(the array under ``X``/``x``/``data``, or the only array; optional ``t``/``time`` and
+``dt`` entries).
+"""
+
+from __future__ import annotations
+
+import argparse
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from koop.cli import CLIError
+
+ESTIMATORS = ("edmd", "resdmd", "dmd", "hankel", "havok")
+DICTIONARY_HELP = ("observables: identity, poly:DEGREE, rbf:N_CENTERS, fourier:N, "
+                   "delay:N_DELAYS (default: poly:2 for edmd/resdmd, delay:50 for "
+                   "hankel/havok)")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.description = (
+        "Fit a Koopman model to a time series file and write a report folder\n"
+        "(eigenvalues with residual bounds, figures, netCDF files, index.html).\n\n"
+        "examples:\n"
+        "  koop analyze data.csv --dt 0.01\n"
+        "  koop analyze run.nc --estimator resdmd --dictionary rbf:200\n"
+        "  koop analyze x.npy --dt 0.01 --estimator havok --dictionary delay:100 --rank 15"
+    )
+    parser.add_argument("file", help="data file: .nc, .csv, .npy or .npz")
+    parser.add_argument("--dt", type=float, default=None,
+                        help="sampling interval (default: from the file's time axis)")
+    parser.add_argument("--estimator", choices=ESTIMATORS, default="edmd",
+                        help="model to fit (default: %(default)s)")
+    parser.add_argument("--dictionary", default=None, metavar="SPEC", help=DICTIONARY_HELP)
+    parser.add_argument("--rank", type=int, default=None,
+                        help="truncation rank (default: none for edmd; 10 for hankel/havok)")
+    parser.add_argument("--variables", default=None,
+                        help="comma-separated columns / netCDF variables to use (default: all)")
+    parser.add_argument("--test-fraction", type=float, default=0.2,
+                        help="trailing fraction held out for forecasts (default: %(default)s)")
+    parser.add_argument("--out", default="koop-report",
+                        help="report folder (default: %(default)s)")
+    parser.add_argument("--no-figures", action="store_true",
+                        help="tables and data files only (faster; no matplotlib)")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+# -- reading files --------------------------------------------------------------------
+def _dt_from_axis(t: np.ndarray, where: str) -> float:
+    steps = np.diff(np.asarray(t, dtype=float))
+    if steps.size == 0:
+        raise CLIError(f"the time axis in {where} has a single sample.")
+    step = float(np.median(steps))
+    if step <= 0 or not np.allclose(steps, step, rtol=1e-6, atol=1e-12 * abs(step)):
+        raise CLIError(f"the time axis in {where} is not uniformly increasing; resample it "
+                       "or drop it and pass --dt.")
+    return step
+
+
+def _select(names: list[str], wanted: str | None, where: str) -> list[int]:
+    if not wanted:
+        return list(range(len(names)))
+    idx = []
+    for w in (s.strip() for s in wanted.split(",") if s.strip()):
+        if w not in names:
+            raise CLIError(f"no variable {w!r} in {where} (has: {', '.join(names)}).")
+        idx.append(names.index(w))
+    return idx
+
+
+def _read_csv(path: Path, variables: str | None):
+    with path.open("r", encoding="utf-8", errors="replace") as fh:
+        header = fh.readline()
+    if not header.strip():
+        raise CLIError(f"{path} is empty.")
+    delimiter = ";" if header.count(";") > header.count(",") else ","
+    cells = [c.strip().strip('"') for c in header.strip().split(delimiter)]
+    has_header = any(_not_number(c) for c in cells)
+    try:
+        data = np.loadtxt(path, delimiter=delimiter, skiprows=int(has_header), ndmin=2)
+    except ValueError as exc:
+        raise CLIError(f"{path} has non-numeric values ({exc}).") from None
+    names = cells if has_header else [f"x{i}" for i in range(data.shape[1])]
+    if len(names) != data.shape[1]:
+        raise CLIError(f"{path}: the header has {len(names)} names for {data.shape[1]} columns.")
+    t = None
+    for time_name in ("time", "t"):
+        if time_name in names:
+            k = names.index(time_name)
+            t = data[:, k]
+            data = np.delete(data, k, axis=1)
+            names = names[:k] + names[k + 1:]
+            break
+    keep = _select(names, variables, str(path))
+    return data[:, keep], [names[i] for i in keep], t
+
+
+def _not_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return True
+    return False
+
+
+def _read_npz(path: Path, variables: str | None):
+    with np.load(path, allow_pickle=False) as npz:
+        files = list(npz.files)
+        key = next((k for k in ("X", "x", "data") if k in files), None)
+        arrays = [k for k in files if k not in ("t", "time", "dt")]
+        if key is None:
+            if len(arrays) != 1:
+                raise CLIError(f"{path} holds arrays {files}; name the data 'X' (and the "
+                               "time axis 't').")
+            key = arrays[0]
+        X = npz[key]
+        t = next((npz[k] for k in ("t", "time") if k in files), None)
+        dt = float(npz["dt"]) if "dt" in files else None
+    return X, t, dt
+
+
+def _read_netcdf(path: Path, variables: str | None):
+    import xarray as xr
+
+    try:
+        ds = xr.open_dataset(path).load()
+    except Exception as exc:  # a damaged or foreign file; xarray's errors vary by engine
+        hint = ""
+        if path.read_bytes()[:4] == b"\x89HDF":
+            hint = " It is netCDF4/HDF5: pip install h5netcdf (or netCDF4) to read it."
+        raise CLIError(f"cannot read {path} as netCDF ({type(exc).__name__}: "
+                       f"{str(exc).splitlines()[0] if str(exc) else ''}).{hint}") from None
+    names = [str(n) for n, v in ds.data_vars.items() if "time" in v.dims]
+    if not names:
+        raise CLIError(f"{path} has no variable with a 'time' dimension.")
+    keep = [names[i] for i in _select(names, variables, str(path))]
+    return ds[keep]
+
+
+def load_data(path_str: str, dt: float | None, variables: str | None):
+    """Return (trajectory array (n, d), dt or None, feature names)."""
+    from koop.data import as_trajectories
+
+    path = Path(path_str)
+    if not path.exists():
+        raise CLIError(f"no such file: {path}")
+    if path.is_dir():
+        raise CLIError(f"{path} is a folder; pass a data file.")
+    suffix = path.suffix.lower()
+    t = None
+    file_dt = None
+    names = None
+    try:
+        if suffix == ".csv":
+            X, names, t = _read_csv(path, variables)
+        elif suffix in (".npy", ".npz") and variables:
+            raise CLIError("--variables selects named columns of .csv and .nc files; slice "
+                           f"the array in {path.name} instead.")
+        elif suffix == ".npy":
+            X = np.load(path, allow_pickle=False)
+        elif suffix == ".npz":
+            X, t, file_dt = _read_npz(path, variables)
+        elif suffix in (".nc", ".nc4", ".netcdf", ".cdf"):
+            X = _read_netcdf(path, variables)
+        else:
+            raise CLIError(f"unsupported file type {suffix or '(none)'!r}; use .nc, .csv, "
+                           ".npy or .npz.")
+    except CLIError:
+        raise
+    except (ValueError, OSError, EOFError) as exc:
+        raise CLIError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
+    if t is not None:
+        file_dt = _dt_from_axis(t, str(path))
+    if dt is not None and file_dt is not None and not np.isclose(dt, file_dt, rtol=1e-6):
+        raise CLIError(f"--dt {dt} disagrees with the file's time step {file_dt:g}.")
+    try:
+        data = as_trajectories(X, dt=dt if dt is not None else file_dt, name=path.name,
+                               min_pairs=10)
+    except (TypeError, ValueError) as exc:
+        raise CLIError(str(exc).splitlines()[0]) from None
+    if data.n_trajectories != 1:
+        raise CLIError(f"{path} holds {data.n_trajectories} trajectories; koop analyze "
+                       "takes one (select it first).")
+    names = list(data.feature_names or names or [f"x{i}" for i in range(data.n_features)])
+    return np.asarray(data.trajectories[0], dtype=np.float64), data.dt, names
+
+
+# -- building the model ---------------------------------------------------------------
+def parse_dictionary(spec: str | None, estimator: str):
+    """``poly:3`` -> Polynomial(3), ``rbf:200`` -> RBF(200), ``delay:50``, ``fourier:100``,
+    ``identity``. For hankel/havok returns the number of delays instead."""
+    from koop.dictionaries import RBF, Identity, Polynomial, RandomFourier, TimeDelay
+
+    delays_only = estimator in ("hankel", "havok")
+    if spec is None:
+        spec = "delay:50" if delays_only else "poly:2"
+    kind, _, arg = spec.partition(":")
+    kind = kind.strip().lower()
+    if kind == "identity" and not arg:
+        if delays_only:
+            raise CLIError(f"--estimator {estimator} needs --dictionary delay:N.")
+        return Identity()
+    try:
+        value = int(arg)
+    except ValueError:
+        raise CLIError(f"bad --dictionary {spec!r}: expected KIND:INTEGER, e.g. poly:3, "
+                       "rbf:200, delay:50.") from None
+    if value < 1:
+        raise CLIError(f"bad --dictionary {spec!r}: the number must be >= 1.")
+    if delays_only:
+        if kind != "delay":
+            raise CLIError(f"--estimator {estimator} uses delay coordinates: pass "
+                           "--dictionary delay:N.")
+        return value
+    makers = {"poly": lambda n: Polynomial(degree=n), "rbf": lambda n: RBF(n, random_state=0),
+              "fourier": lambda n: RandomFourier(n, random_state=0),
+              "delay": lambda n: TimeDelay(n_delays=n)}
+    if kind not in makers:
+        raise CLIError(f"bad --dictionary kind {kind!r}; use identity, poly, rbf, fourier "
+                       "or delay.")
+    return makers[kind](value)
+
+
+def build_estimator(name: str, dictionary: Any, rank: int | None) -> Any:
+    import koop.estimators as est
+
+    if name == "dmd":
+        return est.DMD(rank=rank)
+    if name == "edmd":
+        return est.EDMD(dictionary, rank=rank)
+    cls = {"resdmd": "ResDMD", "hankel": "HankelDMD", "havok": "HAVOK"}[name]
+    if not hasattr(est, cls):
+        raise CLIError(f"--estimator {name} is not available in this koop version.")
+    if name == "resdmd":
+        return est.ResDMD(dictionary, rank=rank)
+    return getattr(est, cls)(n_delays=dictionary, rank=rank or 10)
+
+
+def run(args: argparse.Namespace) -> int:
+    from koop._cli._pipeline import describe_model, step, validation_report
+    from koop._cli._report import Report
+
+    verbose = not args.quiet
+    if args.rank is not None and args.rank < 1:
+        raise CLIError("--rank must be >= 1.")
+    if args.dt is not None and not (np.isfinite(args.dt) and args.dt > 0):
+        raise CLIError("--dt must be a positive number.")
+    if not 0 <= args.test_fraction < 0.9:
+        raise CLIError("--test-fraction must be in [0, 0.9).")
+    if args.estimator == "dmd" and args.dictionary is not None:
+        raise CLIError("--estimator dmd works on the state itself; drop --dictionary (or use "
+                       "--estimator edmd).")
+    dictionary = parse_dictionary(args.dictionary, args.estimator)
+    X, dt, names = load_data(args.file, args.dt, args.variables)
+    n_test = int(len(X) * args.test_fraction)
+    X_train, X_test = (X[:-n_test], X[-n_test:]) if n_test > 10 else (X, None)
+    model = build_estimator(args.estimator, dictionary, args.rank)
+    prefix = args.estimator
+    report = Report(args.out, f"koop analyze {Path(args.file).name}", verbose=verbose,
+                    figures=not args.no_figures)
+    report.section(f"{type(model).__name__} on {Path(args.file).name}")
+    report.text(f"{len(X)} samples of {X.shape[1]} variable(s) ({', '.join(names)}), "
+                f"dt = {dt if dt is not None else 'unknown (pass --dt)'}; "
+                f"{len(X_train)} for fitting, {0 if X_test is None else len(X_test)} held out.")
+    with step(f"fit {type(model).__name__}", verbose), warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        try:
+            model.fit(X_train, dt=dt)
+        except MemoryError:
+            raise CLIError("not enough memory for this model; use a smaller --dictionary or "
+                           "--rank, or fewer samples.") from None
+        except (ValueError, TypeError, ArithmeticError, RuntimeError) as exc:
+            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise CLIError(f"fitting failed: {text}") from None
+    for message in dict.fromkeys(str(item.message) for item in w):
+        report.text(f"note: {message}")
+    report.summary["model"] = describe_model(
+        report, model, name=type(model).__name__, X_test=X_test, dt=dt, save_prefix=prefix,
+        verbose=verbose, feature_names=names)
+    if args.estimator == "havok" and report.figures:
+        from koop import plot
+
+        report.figure(plot.havok_forcing(model), f"{prefix}_forcing",
+                      "HAVOK forcing v_r; shaded where active")
+    if X_test is not None and hasattr(model, "gram_"):
+        validation_report(report, model, X_test, prefix, verbose)
+    report.write()
+    return 0
