@@ -48,6 +48,9 @@ BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 
 
 # -- measurement helpers (run inside the task process) ---------------------------------
+_CPU: list = []  # CPU seconds (user + system) of the measured call, best of the repeats
+
+
 def _status_kb(field: str) -> int:
     with open("/proc/self/status") as fh:
         for line in fh:
@@ -64,14 +67,17 @@ def _measure(fn, repeats: int):
         base = _status_kb("VmRSS")
     except OSError:
         base = None
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     result = fn()
     times = [time.perf_counter() - t0]
+    cpu = [time.process_time() - c0]
     peak = (_status_kb("VmHWM") - base) / 1024 if base is not None else float("nan")
     for _ in range(repeats - 1):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         fn()
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    _CPU.append(min(cpu))
     return min(times), peak, result
 
 
@@ -332,6 +338,33 @@ def _fmt(res, key="time"):
     return f"{res[key]:.3g}"
 
 
+def _cpu_table(sizes, data, base_env, timeout) -> None:
+    """koop vs the floor on one thread, in CPU seconds of the measured call.
+
+    On a machine shared with other jobs, wall times of multithreaded BLAS swing by 10x
+    (its threads spin-wait for descheduled partners); one thread's CPU time measures the
+    work done and stays comparable across runs.
+    """
+    env = dict(base_env, OPENBLAS_NUM_THREADS="1", NUMBA_NUM_THREADS="1",
+               OMP_NUM_THREADS="1")
+    print("\n## One thread, CPU seconds (BLAS environment as set)")
+    print("| N | dict | koop CPU s | floor CPU s | koop/floor | EDMD CPU s | EDMD/floor |")
+    print("|---|---|---|---|---|---|---|", flush=True)
+    for n in sizes:
+        for dic in DICTS:
+            kw = dict(data=data, n=n, dict=dic, repeats=3 if n <= 100_000 else 1)
+            with tempfile.TemporaryDirectory() as tmp:
+                rk = _run(KOOP_PY, "koop", env, timeout, out=Path(tmp) / "k.npy", **kw)
+            rf = _run(KOOP_PY, "floor", env, timeout, **kw)
+            re_ = _run(KOOP_PY, "edmd", env, timeout, **kw)
+            if any("error" in r for r in (rk, rf, re_)):
+                print(f"#   N={n:.0e} {dic}: failed", rk, rf, re_)
+                continue
+            print(f"| {n:.0e} | {dic} | {rk['cpu']:.3g} | {rf['cpu']:.3g} | "
+                  f"{rk['cpu'] / rf['cpu']:.3f} | {re_['cpu']:.3g} | "
+                  f"{re_['cpu'] / rf['cpu']:.3f} |", flush=True)
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", nargs="+", default=["1e4", "1e5", "1e6"])
@@ -340,6 +373,9 @@ def main(argv=None) -> None:
     p.add_argument("--peer-settings", choices=["both", "current"], default="both",
                    help="run the peers in both BLAS settings or only in the current one")
     p.add_argument("--timeout", type=int, default=900)
+    p.add_argument("--cpu-table", action=argparse.BooleanOptionalAction, default=True,
+                   help="also measure koop and the floor on one thread, in CPU seconds")
+    p.add_argument("--only-cpu-table", action="store_true")
     p.add_argument("--data-cache", default=str(Path(tempfile.gettempdir()) / "koop-bench"))
     args = p.parse_args(argv)
     sizes = [int(float(s)) for s in args.sizes]
@@ -367,6 +403,10 @@ def main(argv=None) -> None:
               json.dumps({k: round(v, 2) for k, v in cold.items()}))
         print("# same, next process (kernels loaded from the cache):",
               json.dumps({k: round(v, 2) for k, v in warm.items()}))
+    if args.cpu_table:
+        _cpu_table(sizes, data, base_env, args.timeout)
+    if args.only_cpu_table:
+        return
     all_peers = peers
     for label, env in settings:
         peers = all_peers if label == "as set" or args.peer_settings == "both" else []
@@ -435,6 +475,9 @@ if __name__ == "__main__":
         ap.add_argument("--out")
         ap.add_argument("--peer", choices=PEERS)
         a = ap.parse_args()
-        print("RESULT " + json.dumps(TASKS[a.task](a)), flush=True)
+        res = TASKS[a.task](a)
+        if _CPU:
+            res["cpu"] = _CPU[-1]
+        print("RESULT " + json.dumps(res), flush=True)
     else:
         main()

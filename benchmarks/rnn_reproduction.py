@@ -161,7 +161,7 @@ def main(argv=None):
                       random_state=args.seed, **extra)
         results.append(run_part(f"AL-RNN {system} (M=20, P={p}, {args.alrnn_forcing})", model,
                                 data, args.alrnn_budget, True))
-    path = out / f"rnn_reproduction_{'_'.join(parts)}_{args.alrnn_forcing}.json"
+    path = out / f"rnn_reproduction_{'_'.join(parts)}_{args.alrnn_forcing}_seed{args.seed}.json"
     path.write_text(json.dumps(results, indent=1, default=float))
     print(f"wrote {path}")
 

@@ -4,8 +4,16 @@ Importing koop loads numpy, scipy, numba, xarray and scikit-learn only; torch, d
 matplotlib are imported on first use by the parts that need them.
 """
 
-from koop import data, dictionaries, estimators, gram, systems
-from koop.estimators import DMD, EDMD
+from koop import data, dictionaries, estimators, gram, systems, validation
+from koop.estimators import (
+    DMD,
+    EDMD,
+    HAVOK,
+    MPEDMD,
+    HankelDMD,
+    KernelEDMD,
+    ResDMD,
+)
 from koop.gram import GramMatrices, build_gram
 
 __version__ = "0.1.0"
@@ -17,8 +25,14 @@ __all__ = [
     "estimators",
     "gram",
     "systems",
+    "validation",
     "DMD",
     "EDMD",
+    "KernelEDMD",
+    "ResDMD",
+    "MPEDMD",
+    "HankelDMD",
+    "HAVOK",
     "GramMatrices",
     "build_gram",
 ]

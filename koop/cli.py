@@ -27,6 +27,16 @@ class CLIError(Exception):
     """An error caused by the user's input: printed as one line, exit status 2."""
 
 
+def _one_line_error(prog: str):
+    """An ``ArgumentParser.error`` that prints one line (no usage block) and exits 2."""
+
+    def error(message: str) -> None:
+        print(f"{prog}: error: {message} (see {prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+    return error
+
+
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """Build the argument parser (only the subcommand named in ``argv`` is imported)."""
     from koop import __version__
@@ -35,6 +45,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         prog="koop",
         description="Learn Koopman operators from time series, with verified spectra.",
     )
+    parser.error = _one_line_error("koop")
     parser.add_argument("--version", action="version", version=f"koop {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     wanted = None
@@ -42,6 +53,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         wanted = next((a for a in argv if not a.startswith("-")), None)
     for name, (module, help_text) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
+        p.error = _one_line_error(f"koop {name}")
         if wanted is None or wanted == name:
             try:
                 mod = importlib.import_module(module)

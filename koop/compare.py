@@ -7,7 +7,8 @@ The protocol follows the generalized-teacher-forcing paper (Hess et al., ICML 20
   noise; a separate noise-free test trajectory standardized with the training statistics;
 * every method is fitted on the same training data and generates a trajectory of
   ``floor(1.25 T)`` steps from test state 100 (so that delay models have a full window
-  of past samples); the first ``floor(0.25 T)`` steps are discarded and the remaining ``T`` compared with the test set by
+  of past samples); the first ``floor(0.25 T)`` steps are discarded and the remaining
+  ``T`` compared with the test set by
   :math:`D_{stsp}` (30 bins per dimension) and :math:`D_H` (Gaussian smoothing 20);
 * short-term skill: the 20-step prediction error :math:`PE(20)` from test states (every
   ``pe_stride``-th) and the valid prediction time (normalised error below 0.4, in Lyapunov

@@ -235,6 +235,8 @@ def _accumulate_numba(dictionary, data: Trajectories, weights, chunk_size, verbo
     )
     if chunk_size is None:
         chunk_size = default_chunk_size(ev.n_outputs, lags)
+        if w is not None:  # two more buffers per thread for the sqrt(w)-scaled rows
+            chunk_size = max(256, chunk_size // 2)
     bar = None
     if verbose:
         from tqdm.auto import tqdm

@@ -86,6 +86,7 @@ def test_npz_and_netcdf(tmp_path, capsys):
     (["good.npy", "--dt", "-1"], "--dt must be"),
     (["good.npy", "--variables", "a"], "named columns"),
     (["good.npy", "--estimator", "dmd", "--dictionary", "poly:2"], "drop --dictionary"),
+    (["good.npy", "--estimator", "kernel", "--dictionary", "rbf:9"], "drop --dictionary"),
     (["ok.csv", "--variables", "zz"], "no variable 'zz'"),
     (["short.npy"], "at least"),
     (["foreign.nc"], "cannot read"),
@@ -109,6 +110,17 @@ def test_bad_input_gives_one_line_and_exit_2(tmp_path, capsys, monkeypatch, args
     assert message in err
 
 
+@pytest.mark.parametrize("argv", [["analyze", "x.npy", "--estimator", "nope"],
+                                  ["analyze", "x.npy", "--dt", "fast"], ["analyze"],
+                                  ["demo", "--out"]])
+def test_bad_options_give_one_line(capsys, argv):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"koop {argv[0]}: error:")
+
+
 def test_help_texts_are_clear(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["analyze", "--help"])
@@ -123,21 +135,24 @@ def test_help_texts_are_clear(capsys):
 
 @pytest.mark.parametrize("estimator, extra", [
     ("dmd", []),
+    ("kernel", []),
+    ("mpedmd", ["--dictionary", "poly:1"]),
     ("hankel", ["--dictionary", "delay:6", "--rank", "4"]),
     ("havok", ["--dictionary", "delay:20", "--rank", "4"]),
 ])
 def test_other_estimators(tmp_path, capsys, estimator, extra):
     t = np.arange(600.0)
     signal = np.sin(0.3 * t) + 0.5 * np.cos(0.71 * t)
-    data = np.column_stack([signal, 0.2 * signal]) if estimator == "dmd" else signal
+    data = signal if estimator in ("hankel", "havok") else np.column_stack(
+        [signal, np.roll(signal, 3)])
     np.save(tmp_path / "s.npy", data)
     out = tmp_path / estimator
     code, _, err = _run([str(tmp_path / "s.npy"), "--dt", "1", "--estimator", estimator,
                          *extra, "--out", str(out), "--no-figures"], capsys)
     assert code == 0, err
     model = io.load(out / f"{estimator}_model.npz")
-    assert type(model).__name__ == {"dmd": "DMD", "hankel": "HankelDMD", "havok": "HAVOK"}[
-        estimator]
+    assert type(model).__name__ == {"dmd": "DMD", "hankel": "HankelDMD", "havok": "HAVOK",
+                                    "kernel": "KernelEDMD", "mpedmd": "MPEDMD"}[estimator]
     if estimator == "hankel":  # two sinusoids: eigenvalues e^{+-0.3i}, e^{+-0.71i}
         for w in (0.3, 0.71):
             assert np.min(np.abs(model.eigenvalues_ - np.exp(1j * w))) < 1e-6

@@ -60,8 +60,11 @@ def test_matches_numpy_on_trajectories_with_and_without_weights(name, lorenz):
             np.testing.assert_array_equal(got.L, got.L.T)
 
 
+@pytest.mark.parametrize("threads", ["1", "3"])
 @pytest.mark.parametrize("name", ["polynomial", "delay"])
-def test_every_chunk_boundary(name):
+def test_every_chunk_boundary(name, threads, monkeypatch):
+    """Chunks are dealt to 1 or 3 threads (2 elsewhere): every split gives the same G."""
+    monkeypatch.setenv("NUMBA_NUM_THREADS", threads)
     X = np.random.default_rng(2).normal(size=(14, 2))
     dic = DICTIONARIES[name].fit(X)
     for weights in (None, np.arange(1.0, 14.0 - dic.n_lags)):

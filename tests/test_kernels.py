@@ -157,3 +157,33 @@ def test_nothing_compiles_at_import_and_the_cache_works_across_processes(tmp_pat
     assert runs[0]["compiled_at_import"] == 0 and runs[1]["compiled_at_import"] == 0
     assert runs[0]["hits"] == 0 and runs[1]["hits"] == 1
     assert runs[0]["bits"] == runs[1]["bits"]
+
+
+def _split_in_child(X):
+    out = np.empty((X.shape[0], 4))
+    run_rows(lambda Z, o: F.rbf_gaussian(Z, np.ascontiguousarray(X[:4].T), 0.5, o), X, out)
+    return out
+
+
+def test_thread_pool_survives_fork(monkeypatch):
+    """A forked child (multiprocessing, dask) gets a fresh pool instead of hanging."""
+    import multiprocessing
+
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "2")
+    X = np.random.default_rng(0).normal(size=(40_000, 2))
+    parent = _split_in_child(X)  # creates the pool in this process
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        child = pool.apply_async(_split_in_child, (X,)).get(timeout=60)
+    np.testing.assert_array_equal(child, parent)
+
+
+def test_no_nested_pool_outside_the_main_thread(monkeypatch):
+    """Inside a dask worker or a user's thread pool the kernels run in the caller's thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from koop._kernels.threads import n_threads
+
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "4")
+    assert n_threads() == 4
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(n_threads).result() == 1

@@ -6,7 +6,7 @@ from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from koop.dictionaries import Polynomial
-from koop.estimators import DMD, EDMD, HankelDMD, HAVOK
+from koop.estimators import DMD, EDMD, HAVOK, MPEDMD, HankelDMD, KernelEDMD, ResDMD
 
 # Checks that assume a supervised regressor with a 1-D target y, which a Koopman model is
 # not: y, when given, must hold the successor *states* of X (same shape as X).
@@ -59,7 +59,15 @@ def _expected_failed(estimator):
 
 
 @parametrize_with_checks(
-    [DMD(), EDMD(Polynomial(2)), HankelDMD(n_delays=2), HAVOK(n_delays=2, rank=2)],
+    [
+        DMD(),
+        EDMD(Polynomial(2)),
+        ResDMD(Polynomial(2)),
+        MPEDMD(Polynomial(2)),
+        KernelEDMD(kernel="polynomial"),
+        HankelDMD(n_delays=2),
+        HAVOK(n_delays=2, rank=2),
+    ],
     expected_failed_checks=_expected_failed,
 )
 def test_sklearn_compatible(estimator, check):

@@ -9,6 +9,7 @@ column is the time axis), ``.npy`` (an array ``(n_samples, n_features)``) and ``
 from __future__ import annotations
 
 import argparse
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -17,13 +18,19 @@ import numpy as np
 
 from koop.cli import CLIError
 
-ESTIMATORS = ("edmd", "resdmd", "dmd", "hankel", "havok")
+ESTIMATORS = ("edmd", "resdmd", "mpedmd", "kernel", "dmd", "hankel", "havok")
 DICTIONARY_HELP = ("observables: identity, poly:DEGREE, rbf:N_CENTERS, fourier:N, "
-                   "delay:N_DELAYS (default: poly:2 for edmd/resdmd, delay:50 for "
-                   "hankel/havok)")
+                   "delay:N_DELAYS (default: poly:2 for edmd/resdmd/mpedmd, delay:50 for "
+                   "hankel/havok; dmd and kernel take none)")
+
+
+def _one_line_error(message: str) -> None:
+    print(f"koop analyze: error: {message} (see koop analyze --help)", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.error = _one_line_error  # a bad option: one line, not the usage block
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.description = (
         "Fit a Koopman model to a time series file and write a report folder\n"
@@ -31,7 +38,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "examples:\n"
         "  koop analyze data.csv --dt 0.01\n"
         "  koop analyze run.nc --estimator resdmd --dictionary rbf:200\n"
-        "  koop analyze x.npy --dt 0.01 --estimator havok --dictionary delay:100 --rank 15"
+        "  koop analyze x.npy --dt 0.001 --estimator havok --dictionary delay:99 --rank 15"
     )
     parser.add_argument("file", help="data file: .nc, .csv, .npy or .npz")
     parser.add_argument("--dt", type=float, default=None,
@@ -228,6 +235,9 @@ def parse_dictionary(spec: str | None, estimator: str):
     return makers[kind](value)
 
 
+_KERNEL_CENTERS = 300
+
+
 def build_estimator(name: str, dictionary: Any, rank: int | None) -> Any:
     import koop.estimators as est
 
@@ -235,11 +245,14 @@ def build_estimator(name: str, dictionary: Any, rank: int | None) -> Any:
         return est.DMD(rank=rank)
     if name == "edmd":
         return est.EDMD(dictionary, rank=rank)
-    cls = {"resdmd": "ResDMD", "hankel": "HankelDMD", "havok": "HAVOK"}[name]
+    cls = {"resdmd": "ResDMD", "mpedmd": "MPEDMD", "kernel": "KernelEDMD",
+           "hankel": "HankelDMD", "havok": "HAVOK"}[name]
     if not hasattr(est, cls):
         raise CLIError(f"--estimator {name} is not available in this koop version.")
-    if name == "resdmd":
-        return est.ResDMD(dictionary, rank=rank)
+    if name in ("resdmd", "mpedmd"):
+        return getattr(est, cls)(dictionary, rank=rank)
+    if name == "kernel":  # Nystrom centers keep the kernel matrix small for long series
+        return est.KernelEDMD(n_components=_KERNEL_CENTERS, rank=rank, random_state=0)
     return getattr(est, cls)(n_delays=dictionary, rank=rank or 10)
 
 
@@ -254,14 +267,16 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("--dt must be a positive number.")
     if not 0 <= args.test_fraction < 0.9:
         raise CLIError("--test-fraction must be in [0, 0.9).")
-    if args.estimator == "dmd" and args.dictionary is not None:
-        raise CLIError("--estimator dmd works on the state itself; drop --dictionary (or use "
-                       "--estimator edmd).")
+    if args.estimator in ("dmd", "kernel") and args.dictionary is not None:
+        raise CLIError(f"--estimator {args.estimator} builds its own observables; drop "
+                       "--dictionary (or use --estimator edmd).")
     dictionary = parse_dictionary(args.dictionary, args.estimator)
     X, dt, names = load_data(args.file, args.dt, args.variables)
     n_test = int(len(X) * args.test_fraction)
     X_train, X_test = (X[:-n_test], X[-n_test:]) if n_test > 10 else (X, None)
     model = build_estimator(args.estimator, dictionary, args.rank)
+    if args.estimator == "kernel":
+        model.set_params(n_components=min(_KERNEL_CENTERS, len(X_train) - 1))
     prefix = args.estimator
     report = Report(args.out, f"koop analyze {Path(args.file).name}", verbose=verbose,
                     figures=not args.no_figures)

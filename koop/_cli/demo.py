@@ -13,6 +13,7 @@ fitted models and ``index.html``.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import warnings
 
@@ -22,7 +23,13 @@ from koop._cli._pipeline import describe_model, optional, step, validation_repor
 from koop._cli._report import Report, eigenvalue_table
 
 
+def _one_line_error(message: str) -> None:
+    print(f"koop demo: error: {message} (see koop demo --help)", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.error = _one_line_error  # a bad option: one line, not the usage block
     parser.description = (
         "Fit EDMD, ResDMD and HAVOK on built-in data (slow manifold, Lorenz-63), print "
         "eigenvalue tables with residual bounds and write a report folder with figures, "

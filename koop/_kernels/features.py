@@ -35,7 +35,7 @@ __all__ = [
     "delay_twin",
 ]
 
-# Serial, GIL-free and cached: :mod:`koop._kernels.threads` splits the rows over threads.
+# Serial, GIL-free and cached: the callers run them on chunks in several threads.
 # numba's own ``parallel=True`` was measured 100-1000x slower per call on a loaded
 # machine (OpenMP workers spin-wait against BLAS's), and serial kernels also cache
 # safely whatever the thread count (pynndescent#175). ``prange`` documents that the

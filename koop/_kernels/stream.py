@@ -1,39 +1,46 @@
-r"""Chunked Gram accumulation: numba fills a reused psi buffer, BLAS accumulates.
+r"""Chunked Gram accumulation: numba fills reused psi buffers, BLAS accumulates.
 
-For one trajectory :math:`x_0, \dots, x_n` the dictionary is evaluated once per sample
-into a buffer of ``chunk_size + 1`` rows. Row 0 carries the last psi row of the previous
-chunk, so the pair that straddles a chunk boundary costs one row copy, not a second
-evaluation. On each chunk, with :math:`X` the rows that start a pair and :math:`Y` the
-same block shifted by one row (both views of the buffer, no copies),
+For one trajectory :math:`x_0, \dots, x_n` the samples are cut into chunks of
+``chunk_size`` psi rows. A chunk evaluates its rows plus the one row it shares with the
+previous chunk (the only recomputation), into a reused buffer. With :math:`X` the
+buffer's rows that start a pair and :math:`Y` the same block shifted by one row (both
+views of the buffer, no copies),
 
 .. math::
     G \mathrel{+}= X^\top X \ \text{(dsyrk)}, \qquad A \mathrel{+}= X^\top Y \
     \text{(dgemm)}, \qquad C \mathrel{+}= X^\top X_{\text{state}} \ \text{(dgemm)}.
 
 With equal weights :math:`L` needs no product of its own: over one trajectory
-:math:`L = G - \psi_0\psi_0^\top + \psi_n\psi_n^\top`. The first and last rows of each
-trajectory are gathered in small blocks and folded in with two more dsyrk calls at the
-end, so trajectories never pair across their boundaries and many short trajectories
-cost no more than one long one. Its rounding was measured against L summed in extended
+:math:`L = G - \psi_0\psi_0^\top + \psi_n\psi_n^\top`. The first and last rows of the
+trajectories are gathered in small blocks and folded in by dsyrk at the end, so
+trajectories never pair across their boundaries and many short trajectories cost no
+more than one long one. Its rounding was measured against L summed in extended
 precision (Lorenz-63, monomials to degree 5, entries from 1 to 1e13): entrywise errors
 relative to :math:`\sqrt{L_{ii}L_{jj}}` below 1e-15, the same as a direct dsyrk over the
-shifted rows, which would cost a third more. With quadrature weights the rows are scaled by
-:math:`\sqrt{w_m}` into two more buffers and :math:`L` gets its own dsyrk.
+shifted rows, which would cost a third more. With quadrature weights the rows are
+scaled by :math:`\sqrt{w_m}` into two more buffers and :math:`L` gets its own dsyrk.
+
+Parallelism is over chunks: with T threads, thread t evaluates and accumulates chunks
+t, t+T, ... into its own buffers and partial sums, calling BLAS single-threaded; the
+partial sums are added in thread order at the end. Threads never wait on each other
+(multithreaded BLAS and OpenMP spin-wait at every call, which on a loaded machine cost
+more than the work), and results are bitwise reproducible for a given thread count.
+Memory: per thread one psi buffer of ``chunk_size`` rows (three with weights) and the
+M x M partial sums, independent of the number of samples.
 
 Explicit snapshot pairs :math:`(x_m, y_m)` evaluate psi on both and accumulate
-:math:`G, L` by dsyrk and :math:`A` by dgemm. Memory: two or three psi buffers of
-``chunk_size`` rows and the M x M results, independent of the number of samples. The
-order of every sum is fixed by the chunking, so results are bitwise reproducible.
+:math:`G, L` by dsyrk and :math:`A` by dgemm, chunk by chunk.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from scipy.linalg.blas import dgemm, dsyrk
 
-from koop._kernels.threads import run_rows
+from koop._kernels.threads import n_threads, run_rows
 
 __all__ = ["accumulate_trajectories", "accumulate_pairs", "symmetrize_upper"]
 
@@ -66,30 +73,94 @@ def _as_rows(x: np.ndarray) -> np.ndarray:
 
 
 class _Ends:
-    """Blocks of first and last psi rows per trajectory, for L = G - F^T F + E^T E."""
+    """First and last psi rows of trajectories, for L = G - F^T F + E^T E, in blocks."""
 
     def __init__(self, M: int) -> None:
-        self.first = np.empty((_ENDS_BLOCK, M))
-        self.last = np.empty((_ENDS_BLOCK, M))
-        self.count = 0
-        self.plus = np.zeros((M, M), order="F")
-        self.minus = np.zeros((M, M), order="F")
+        self.rows = {"first": np.empty((_ENDS_BLOCK, M)), "last": np.empty((_ENDS_BLOCK, M))}
+        self.count = {"first": 0, "last": 0}
+        self.sums = {"first": np.zeros((M, M), order="F"), "last": np.zeros((M, M), order="F")}
 
-    def add(self, first: np.ndarray, last: np.ndarray) -> None:
-        self.first[self.count] = first
-        self.last[self.count] = last
-        self.count += 1
-        if self.count == _ENDS_BLOCK:
-            self.flush()
+    def add(self, kind: str, row: np.ndarray) -> None:
+        self.rows[kind][self.count[kind]] = row
+        self.count[kind] += 1
+        if self.count[kind] == _ENDS_BLOCK:
+            self._flush(kind)
 
-    def flush(self) -> None:
-        _syrk(self.minus, self.first[: self.count])
-        _syrk(self.plus, self.last[: self.count])
-        self.count = 0
+    def _flush(self, kind: str) -> None:
+        _syrk(self.sums[kind], self.rows[kind][: self.count[kind]])
+        self.count[kind] = 0
 
     def correction(self) -> np.ndarray:
-        self.flush()
-        return self.plus - self.minus
+        self._flush("first")
+        self._flush("last")
+        return self.sums["last"] - self.sums["first"]
+
+
+class _Worker:
+    """One thread's buffers and partial sums; it owns every chunk k with k % T == its id."""
+
+    def __init__(self, M: int, d: int, chunk: int, weighted: bool, need_state: bool) -> None:
+        self.buf = np.empty((chunk + 1, M))
+        self.states = np.empty((chunk + 1, d))
+        self.G = np.zeros((M, M), order="F")
+        self.A = np.zeros((M, M), order="F")
+        self.C = np.zeros((M, d), order="F") if need_state else None
+        self.weighted = weighted
+        if weighted:
+            self.L = np.zeros((M, M), order="F")
+            self.sx, self.sy = np.empty((chunk, M)), np.empty((chunk, M))
+            self.s_states = np.empty((chunk, d))
+        else:
+            self.ends = _Ends(M)
+
+    def chunk(self, evaluate, traj, s, e, n_lags, weights, pair0, last_chunk, inline):
+        """Pairs starting at psi rows max(s-1, 0) .. e-2 of one trajectory."""
+        buf, states = self.buf, self.states
+        lo = 1 if s == 0 else 0  # later chunks recompute the one row they share
+        X = _as_rows(traj[s - 1 + lo : e + n_lags])
+        out = buf[lo : e - s + 1]
+        if inline:
+            run_rows(evaluate, X, out, n_lags)
+        else:
+            evaluate(X, out)
+        c = e - s
+        states[lo : c + 1] = X[n_lags:]
+        rows = c - lo
+        if self.weighted:
+            if rows:
+                p = pair0 + s - 1 + lo
+                root = np.sqrt(weights[p : p + rows])[:, None]
+                np.multiply(buf[lo:c], root, out=self.sx[:rows])
+                np.multiply(buf[lo + 1 : c + 1], root, out=self.sy[:rows])
+                _syrk(self.G, self.sx[:rows])
+                _syrk(self.L, self.sy[:rows])
+                _gemm(self.A, self.sx[:rows], self.sy[:rows])
+                if self.C is not None:
+                    np.multiply(states[lo:c], root, out=self.s_states[:rows])
+                    _gemm(self.C, self.sx[:rows], self.s_states[:rows])
+            return rows
+        _syrk(self.G, buf[lo:c])
+        _gemm(self.A, buf[lo:c], buf[lo + 1 : c + 1])
+        if self.C is not None:
+            _gemm(self.C, buf[lo:c], states[lo:c])
+        if s == 0:
+            self.ends.add("first", buf[1])
+        if last_chunk:
+            self.ends.add("last", buf[c])
+        return rows
+
+
+def _chunks(trajectories, n_lags: int, chunk: int):
+    """(trajectory, start, end, first pair index, is last) for every chunk, in order."""
+    pair0 = 0
+    for traj in trajectories:
+        n_rows = traj.shape[0] - n_lags  # psi rows of this trajectory
+        if n_rows < 2:
+            continue
+        for s in range(0, n_rows, chunk):
+            e = min(s + chunk, n_rows)
+            yield traj, s, e, pair0, e == n_rows
+        pair0 += n_rows - 1
 
 
 def accumulate_trajectories(
@@ -108,63 +179,52 @@ def accumulate_trajectories(
     ``weights`` (one per pair, trajectory by trajectory) or ``None`` for weight 1 each.
     Returns Fortran-ordered ``G, L`` (upper triangles only), ``A``, ``C`` (``None``
     unless ``need_state``: skip it when psi contains the state, C is then a block of G).
+
+    With several chunks and several cores, thread ``t`` of ``T`` takes chunks
+    ``t, t + T, ...`` (psi and its BLAS updates, BLAS itself on one thread) into its own
+    partial sums, added in thread order at the end: no thread ever waits on another, and
+    the result is bitwise reproducible for a given thread count.
     """
-    M = int(n_outputs)
-    d = int(trajectories[0].shape[1])
-    chunk = int(chunk_size)
-    buf = np.empty((chunk + 1, M))
-    states = np.empty((chunk + 1, d))
-    G = np.zeros((M, M), order="F")
-    A = np.zeros((M, M), order="F")
-    C = np.zeros((M, d), order="F")
+    M, d, chunk = int(n_outputs), int(trajectories[0].shape[1]), int(chunk_size)
     weighted = weights is not None
-    if weighted:
-        L = np.zeros((M, M), order="F")
-        sx, sy = np.empty((chunk, M)), np.empty((chunk, M))
-        s_states = np.empty((chunk, d))
-    else:
-        ends = _Ends(M)
-    pair0 = 0  # index of the trajectory's first pair among all pairs (for the weights)
-    for traj in trajectories:
-        n_rows = traj.shape[0] - n_lags  # psi rows of this trajectory
-        if n_rows < 2:
-            continue
-        for s in range(0, n_rows, chunk):
-            e = min(s + chunk, n_rows)
-            c = e - s
-            X = _as_rows(traj[s : e + n_lags])
-            run_rows(evaluate, X, buf[1 : c + 1], n_lags)
-            states[1 : c + 1] = X[n_lags:]
-            lo = 1 if s == 0 else 0  # row 0 holds the previous chunk's last row
-            if s == 0 and not weighted:
-                first = buf[1].copy()
-            rows = c - lo  # pairs in this chunk: rows lo..c-1 with their successors
-            if weighted and rows:
-                p = pair0 + s - 1 + lo
-                root = np.sqrt(weights[p : p + rows])[:, None]
-                np.multiply(buf[lo:c], root, out=sx[:rows])
-                np.multiply(buf[lo + 1 : c + 1], root, out=sy[:rows])
-                np.multiply(states[lo:c], root, out=s_states[:rows])
-                _syrk(G, sx[:rows])
-                _syrk(L, sy[:rows])
-                _gemm(A, sx[:rows], sy[:rows])
-                if need_state:
-                    _gemm(C, sx[:rows], s_states[:rows])
-            else:
-                _syrk(G, buf[lo:c])
-                _gemm(A, buf[lo:c], buf[lo + 1 : c + 1])
-                if need_state:
-                    _gemm(C, buf[lo:c], states[lo:c])
-            buf[0] = buf[c]
-            states[0] = states[c]
+    jobs = list(_chunks(trajectories, n_lags, chunk))
+    T = max(1, min(n_threads(), len(jobs)))
+    workers = [_Worker(M, d, chunk, weighted, need_state) for _ in range(T)]
+
+    def run(t: int, inline: bool) -> None:
+        w = workers[t]
+        for traj, s, e, pair0, last in jobs[t::T]:
+            rows = w.chunk(evaluate, traj, s, e, n_lags, weights, pair0, last, inline)
             if progress is not None:
                 progress(rows)
-        if not weighted:
-            ends.add(first, buf[0])
-        pair0 += n_rows - 1
-    if not weighted:
-        L = G + ends.correction()
-    return G, A, L, C if need_state else None
+
+    if T == 1:
+        run(0, inline=True)
+    else:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            with ThreadPoolExecutor(max_workers=T - 1) as pool:
+                futures = [pool.submit(run, t, False) for t in range(1, T)]
+                run(0, inline=False)
+                for f in futures:
+                    f.result()
+    G, A = workers[0].G, workers[0].A
+    C = workers[0].C
+    for w in workers[1:]:
+        G += w.G
+        A += w.A
+        if C is not None:
+            C += w.C
+    if weighted:
+        L = workers[0].L
+        for w in workers[1:]:
+            L += w.L
+    else:
+        L = G.copy(order="F")
+        for w in workers:
+            L += w.ends.correction()
+    return G, A, L, C
 
 
 def accumulate_pairs(

@@ -10,6 +10,7 @@ thread count.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
@@ -21,10 +22,18 @@ __all__ = ["n_threads", "run_rows"]
 # below this many output values per thread, splitting costs more than it saves
 _MIN_VALUES_PER_THREAD = 32_768
 _pool: ThreadPoolExecutor | None = None
+_pool_pid = -1  # a forked child inherits the pool object but not its threads
 
 
 def n_threads() -> int:
-    """Threads used for kernels: ``NUMBA_NUM_THREADS`` if set, else the usable cores."""
+    """Threads used for kernels: ``NUMBA_NUM_THREADS`` if set, else the usable cores.
+
+    1 when called from any thread but the main one: the caller is then already parallel
+    (a dask worker, a user's thread pool), and a nested pool would oversubscribe the
+    cores and run the dictionary outside the caller's thread.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return 1
     env = os.environ.get("NUMBA_NUM_THREADS")
     if env:
         return max(1, int(env))
@@ -35,9 +44,10 @@ def n_threads() -> int:
 
 
 def _get_pool(workers: int) -> ThreadPoolExecutor:
-    global _pool
-    if _pool is None or _pool._max_workers < workers:
+    global _pool, _pool_pid
+    if _pool is None or _pool._max_workers < workers or _pool_pid != os.getpid():
         _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="koop-kernel")
+        _pool_pid = os.getpid()
     return _pool
 
 

@@ -66,31 +66,22 @@ def _factor_h(H: np.ndarray) -> np.ndarray:
     raise np.linalg.LinAlgError("H(z) could not be factored.")  # pragma: no cover
 
 
-def _lanczos_min(H: np.ndarray, v0: np.ndarray, tol: float, max_steps: int
+def _lanczos_min(c: np.ndarray, v0: np.ndarray, tol: float, max_steps: int
                  ) -> tuple[np.ndarray, bool]:
-    """Smallest eigenvector of ``H`` by Lanczos on :math:`H^{-1}` in single precision
-    (half the cost of the factorisation and of every solve), then a Rayleigh-Ritz step in
-    double precision on the Krylov basis, started from ``v0``.
+    """Smallest eigenvector of :math:`H = R^*R` (``c`` = R, upper) by Lanczos on
+    :math:`H^{-1}` with full reorthogonalisation, started from ``v0``.
 
     Stops when the top Ritz pair of :math:`H^{-1}` has residual :math:`\beta_k|y_k|`
-    below ``max(tol, 1e-5)`` times its value (single precision resolves no more; the
-    double-precision Rayleigh-Ritz step recovers the digits from the basis); returns the
-    vector and whether Lanczos converged.
+    below ``tol`` times its value; returns the Ritz vector and whether it converged.
     """
-    low = np.complex64 if np.iscomplexobj(H) else np.float32
-    H32 = H.astype(low)
-    potrf, potrs = scipy.linalg.get_lapack_funcs(("potrf", "potrs"), (H32,))
-    c, info = potrf(H32, lower=False, clean=False, overwrite_a=True)
-    if info != 0:
-        return v0, False
-    tol = max(tol, 1e-5)
-    n = H.shape[0]
+    (potrs,) = scipy.linalg.get_lapack_funcs(("potrs",), (c,))
+    n = c.shape[0]
     steps = min(max_steps, n)
-    Qm = np.empty((n, steps + 1), dtype=low)
+    Qm = np.empty((n, steps + 1), dtype=c.dtype)
     alpha = np.empty(steps)
     beta = np.empty(steps)
     Qm[:, 0] = v0 / np.linalg.norm(v0)
-    k, ok = 0, False
+    y, k, ok = None, 0, False
     for k in range(steps):
         w, _ = potrs(c, Qm[:, k], lower=False)
         alpha[k] = np.vdot(Qm[:, k], w).real
@@ -102,15 +93,17 @@ def _lanczos_min(H: np.ndarray, v0: np.ndarray, tol: float, max_steps: int
         if k % 3 == 2 or last:
             T = np.diag(alpha[: k + 1]) + np.diag(beta[:k], 1) + np.diag(beta[:k], -1)
             vals, vecs = np.linalg.eigh(T)
-            if beta[k] * abs(vecs[-1, -1]) <= tol * vals[-1] or beta[k] == 0.0:
+            theta, y = vals[-1], vecs[:, -1]
+            if beta[k] * abs(y[-1]) <= tol * theta or beta[k] == 0.0:
                 ok = True
                 break
         if last:
             break
         Qm[:, k + 1] = w / beta[k]
-    B = np.linalg.qr(Qm[:, : k + 1].astype(H.dtype))[0]
-    T = B.conj().T @ (H @ B)
-    return B @ np.linalg.eigh(0.5 * (T + T.conj().T))[1][:, 0], ok
+    if y is None or y.shape[0] != k + 1:  # pragma: no cover - defensive
+        T = np.diag(alpha[: k + 1]) + np.diag(beta[:k], 1) + np.diag(beta[:k], -1)
+        y = np.linalg.eigh(T)[1][:, -1]
+    return Qm[:, : k + 1] @ y, ok
 
 
 def _dense_min(H: np.ndarray) -> np.ndarray:
@@ -155,7 +148,7 @@ def _block(pencil: Pencil, zs: np.ndarray, method: str, want_vectors: bool, tol:
                 # start from the neighbour's vector, nudged so it is never deflated exactly
                 start = v + 1e-3 * (rng.standard_normal(r) + 1j * rng.standard_normal(r)) / (
                     np.sqrt(r))
-                u, ok = _lanczos_min(H, start, tol, max_steps=_MAX_STEPS)
+                u, ok = _lanczos_min(_factor_h(H), start, tol, max_steps=_MAX_STEPS)
                 # stalls come in regions: wait longer after each one, reset on success
                 skip, backoff = (backoff, min(2 * backoff, 64)) if not ok else (0, _SKIP)
             elif skip > 0:

@@ -152,6 +152,7 @@ class _WarmUp:
         self.methods, self.variant, self.protocol = methods, variant, protocol
 
     def __call__(self):
+        import_dysts()  # seconds of imports (gluonts, pandas) outside any system's timer
         _warm_up(self.methods, self.variant, self.protocol)
 
 

@@ -114,10 +114,10 @@ def test_integration_failure_and_timeout_never_crash_the_sweep():
     assert (ds["status"].values == "failed").all()
     assert "IntegrationError" in str(ds["data_reason"].values[0])
     ds = dysts_suite(["Lorenz", "MackeyGlass"], quick=True, variant="multivariate",
-                     timeout=5.0, n_jobs=2, methods=[ForecastMethod("x", _SleepOrDie)])
+                     timeout=4.0, n_jobs=2, methods=[ForecastMethod("x", _SleepOrDie)])
     assert list(ds["system"].values) == ["Lorenz", "MackeyGlass"]
     reasons = [str(r) for r in ds["reason"].values[:, 0]]
-    assert reasons == ["timeout after 5 s", "worker died (exit code 3)"]
+    assert reasons == ["timeout after 4 s", "worker died (exit code 3)"]
     assert (ds["status"].values == "failed").all()
 
 
