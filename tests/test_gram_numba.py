@@ -9,6 +9,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from koop import systems
 from koop.dictionaries import RBF, Custom, Identity, Polynomial, RandomFourier, TimeDelay
@@ -63,7 +64,8 @@ def test_matches_numpy_on_trajectories_with_and_without_weights(name, lorenz):
 @pytest.mark.parametrize("threads", ["1", "3"])
 @pytest.mark.parametrize("name", ["polynomial", "delay"])
 def test_every_chunk_boundary(name, threads, monkeypatch):
-    """Chunks are dealt to 1 or 3 threads (2 elsewhere): every split gives the same G."""
+    """Both parallel schemes (rows split, multithreaded BLAS; or, with BLAS on one thread,
+    chunks dealt to 1 or 3 threads) give the reference at every chunk boundary."""
     monkeypatch.setenv("NUMBA_NUM_THREADS", threads)
     X = np.random.default_rng(2).normal(size=(14, 2))
     dic = DICTIONARIES[name].fit(X)
@@ -71,6 +73,9 @@ def test_every_chunk_boundary(name, threads, monkeypatch):
         ref = build_gram(dic, X, weights=weights, backend="numpy")
         for chunk_size in range(1, 15):
             assert_gram_close(build_gram(dic, X, weights=weights, chunk_size=chunk_size), ref)
+            with threadpool_limits(limits=1, user_api="blas"):
+                got = build_gram(dic, X, weights=weights, chunk_size=chunk_size)
+            assert_gram_close(got, ref)
 
 
 def test_trajectories_never_pair_across_boundaries():
@@ -122,8 +127,11 @@ def test_L_from_the_rank_one_correction_is_as_accurate_as_a_direct_product():
 def test_bitwise_reproducible(lorenz):
     dic = RBF(n_centers=40, width=1.0, center_method="random", random_state=0).fit(lorenz)
     a, b = build_gram(dic, lorenz, chunk_size=90), build_gram(dic, lorenz, chunk_size=90)
+    with threadpool_limits(limits=1, user_api="blas"):  # chunks dealt to threads
+        c, e = build_gram(dic, lorenz, chunk_size=90), build_gram(dic, lorenz, chunk_size=90)
     for name in "GALC":
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+        np.testing.assert_array_equal(getattr(c, name), getattr(e, name))
 
 
 def test_peak_memory_does_not_grow_with_the_number_of_samples():
