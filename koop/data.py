@@ -399,6 +399,13 @@ def as_trajectories(
             raise ValueError(f"{name} is an empty list; pass at least one trajectory.")
         if all(isinstance(v, numbers.Number) for v in X):
             arrays = [X]
+        elif all(
+            isinstance(v, list | tuple) and all(isinstance(e, numbers.Number) for e in v)
+            for v in X
+        ):
+            # nested Python lists of numbers are one array (as ``X.tolist()`` gives), the
+            # way numpy reads them; several trajectories are a list of arrays
+            arrays = [X]
         else:
             arrays = list(X)
     else:

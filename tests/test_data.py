@@ -78,3 +78,11 @@ def test_weights_validation():
         check_weights([1, 2], 3)
     with pytest.raises(ValueError, match="non-negative"):
         check_weights([1, -2, 3], 3)
+
+
+def test_nested_lists_are_one_array_list_of_arrays_several_trajectories():
+    X = np.arange(12.0).reshape(6, 2)
+    data = as_trajectories(X.tolist())
+    assert data.n_trajectories == 1 and data.n_features == 2
+    data = as_trajectories([np.arange(5.0), np.arange(4.0)])
+    assert data.n_trajectories == 2 and data.n_features == 1

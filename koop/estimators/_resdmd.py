@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from koop.data import as_trajectories
 from koop.dictionaries import Dictionary
 from koop.estimators._edmd import EDMD
 from koop.estimators._solvers import _check_rank_param
+from koop.exceptions import RankDeficiencyWarning
 from koop.gram import GramMatrices
 
 __all__ = ["ResDMD", "Eigenpairs"]
@@ -206,6 +208,18 @@ class ResDMD(EDMD):
         pencil = pencil_from_factor(self.factor_, rcond=self.rcond, rank=self.rank)
         self._pencil_ = pencil
         self.n_dropped_directions_ = pencil.n_dropped
+        n_kept = pencil.basis.shape[1]
+        if pencil.n_dropped > 0 and (self.rank is None or n_kept < int(self.rank)):
+            M = n_kept + pencil.n_dropped
+            warnings.warn(
+                f"G is numerically singular: dropped {M - n_kept} of {M} dictionary "
+                "direction(s) whose squared singular value of sqrt(W) Psi_X is below rcond "
+                "times the largest (linearly dependent dictionary functions on the data, "
+                "e.g. duplicate features or cos^2 + sin^2 = 1). The fit uses the remaining "
+                "span.",
+                RankDeficiencyWarning,
+                stacklevel=2,
+            )
         self._set_reduced_model(pencil.basis, self._reduced_operator(pencil),
                                 pencil.state_map, data.dt)
         self._after_spectrum()

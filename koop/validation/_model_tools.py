@@ -24,6 +24,10 @@ def observable_coordinates(pencil, G, observable: Any, model: Any, X: Any = None
         if c.shape != (M,):
             raise ValueError(f"observable must be {M} dictionary coefficients or an index, "
                              f"got shape {c.shape}.")
+        if c.dtype.kind not in "biufc":
+            raise TypeError(f"observable coefficients must be numbers, got dtype {c.dtype}.")
+        if not np.isfinite(c).all():
+            raise ValueError("observable coefficients contain NaN or inf.")
     if G is None:
         from koop._spectral.model import factor_on
 

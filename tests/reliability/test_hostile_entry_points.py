@@ -82,8 +82,6 @@ def test_spectral_measure_refuses_bad_observables(validated_models):
                 r"observable|NaN|index")
 
 
-@pytest.mark.xfail(strict=False, reason="reported: spectral_measure accepts NaN observable "
-                   "coefficients and returns an all-NaN measure")
 def test_spectral_measure_refuses_nan_coefficients(validated_models):
     from koop import validation as V
 

@@ -107,8 +107,6 @@ def test_cos2_plus_sin2_equals_one_is_one_dropped_direction():
     assert_outputs_finite(model, X)
 
 
-@pytest.mark.xfail(strict=False, reason="reported: ResDMD drops directions of G without a "
-                   "RankDeficiencyWarning")
 def test_resdmd_warns_when_it_drops_directions():
     X = np.random.default_rng(0).normal(size=(300, 2))
     model, msgs = _fit_recording(ResDMD(Identity() + Identity()), X[:-1], X[1:])
