@@ -146,3 +146,23 @@ def moment_measure(moments: np.ndarray, theta: np.ndarray, filter: str = "bump")
     phase = np.exp(-1j * np.multiply.outer(theta, k[1:]))
     series = weights[0].real + 2.0 * np.real(phase @ weights[1:])
     return np.asarray(series)
+
+
+def observable_vector(observable, M: int) -> np.ndarray:
+    """Dictionary coefficients ``c`` of an observable ``f = Psi c`` given as coefficients
+    or as the index of one dictionary function; validated (shape, numbers, finite)."""
+    if isinstance(observable, int | np.integer) and not isinstance(observable, bool):
+        if not 0 <= observable < M:
+            raise ValueError(f"observable index must be in [0, {M}), got {observable}.")
+        c = np.zeros(M)
+        c[observable] = 1.0
+        return c
+    c = np.asarray(observable)
+    if c.shape != (M,):
+        raise ValueError(f"observable must be {M} dictionary coefficients or an index, "
+                         f"got shape {c.shape}.")
+    if c.dtype.kind not in "biufc":
+        raise TypeError(f"observable coefficients must be numbers, got dtype {c.dtype}.")
+    if not np.isfinite(c).all():
+        raise ValueError("observable coefficients contain NaN or inf.")
+    return c

@@ -348,15 +348,6 @@ class ResDMD(EDMD):
 
 def _observable_coordinates(Q: np.ndarray, G: np.ndarray, observable: Any) -> np.ndarray:
     """Coordinates :math:`Q^*Gc` of :math:`f = \\Psi c` in the orthonormal basis."""
-    M = G.shape[0]
-    if isinstance(observable, int | np.integer) and not isinstance(observable, bool):
-        if not 0 <= observable < M:
-            raise ValueError(f"observable index must be in [0, {M}), got {observable}.")
-        c = np.zeros(M)
-        c[observable] = 1.0
-    else:
-        c = np.asarray(observable)
-        if c.shape != (M,):
-            raise ValueError(f"observable must be {M} dictionary coefficients or an index, "
-                             f"got shape {c.shape}.")
-    return Q.conj().T @ (G @ c)
+    from koop._spectral.measure import observable_vector
+
+    return Q.conj().T @ (G @ observable_vector(observable, G.shape[0]))

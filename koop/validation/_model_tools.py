@@ -14,20 +14,9 @@ def observable_coordinates(pencil, G, observable: Any, model: Any, X: Any = None
     r"""Coordinates :math:`Q^*Gc` of :math:`f = \Psi c` in the pencil's orthonormal basis."""
     Q = pencil.basis
     M = Q.shape[0]
-    if isinstance(observable, int | np.integer) and not isinstance(observable, bool):
-        if not 0 <= observable < M:
-            raise ValueError(f"observable index must be in [0, {M}), got {observable}.")
-        c = np.zeros(M)
-        c[observable] = 1.0
-    else:
-        c = np.asarray(observable)
-        if c.shape != (M,):
-            raise ValueError(f"observable must be {M} dictionary coefficients or an index, "
-                             f"got shape {c.shape}.")
-        if c.dtype.kind not in "biufc":
-            raise TypeError(f"observable coefficients must be numbers, got dtype {c.dtype}.")
-        if not np.isfinite(c).all():
-            raise ValueError("observable coefficients contain NaN or inf.")
+    from koop._spectral.measure import observable_vector
+
+    c = observable_vector(observable, M)
     if G is None:
         from koop._spectral.model import factor_on
 
