@@ -346,13 +346,12 @@ def build_gram(
         G, A, L, C, n, total = _accumulate_numba(dictionary, traj, weights, chunk_size, verbose)
     else:
         G, A, L, C, n, total = _accumulate(dictionary, traj, weights, chunk_size, True)
-    if np.iscomplexobj(G):
-        G = 0.5 * (G + G.conj().T)
-        L = 0.5 * (L + L.conj().T)
-    else:
-        G = 0.5 * (G + G.T)
-        L = 0.5 * (L + L.T)
-    return _checked(GramMatrices(G, A, L, C, n, total, backend))
+    return _checked(GramMatrices(hermitian_part(G), A, hermitian_part(L), C, n, total, backend))
+
+
+def hermitian_part(S: np.ndarray) -> np.ndarray:
+    """:math:`(S + S^*)/2`: removes the rounding asymmetry of an accumulated G or L."""
+    return 0.5 * (S + S.conj().T)
 
 
 def _checked(gm: GramMatrices) -> GramMatrices:

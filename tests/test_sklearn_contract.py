@@ -55,6 +55,10 @@ EXPECTED_FAILED = {
 
 
 def _expected_failed(estimator):
+    if isinstance(estimator, HankelDMD | HAVOK):
+        # the check passes (X, y) snapshot pairs, which delay models refuse with a
+        # ValueError (they need trajectories), as the check wants
+        return {k: v for k, v in EXPECTED_FAILED.items() if k != "check_fit1d"}
     return EXPECTED_FAILED
 
 

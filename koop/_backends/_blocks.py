@@ -195,13 +195,10 @@ def finish(total: BlockSums, weighted: bool) -> tuple:
             raise ValueError("weights must be finite and non-negative.")
         if total.weights_sum <= 0:
             raise ValueError("weights sum to zero; at least one pair must carry weight.")
-    G, L = _full(total.G, total.upper_only), _full(total.L, total.upper_only)
-    if np.iscomplexobj(G):
-        G = 0.5 * (G + G.conj().T)
-        L = 0.5 * (L + L.conj().T)
-    else:
-        G = 0.5 * (G + G.T)
-        L = 0.5 * (L + L.T)
+    from koop.gram import hermitian_part
+
+    G = hermitian_part(_full(total.G, total.upper_only))
+    L = hermitian_part(_full(total.L, total.upper_only))
     A, C = np.ascontiguousarray(total.A), np.ascontiguousarray(total.C)
     if not weighted:
         n = total.n_pairs

@@ -90,7 +90,7 @@ class DMD(KoopmanEstimator):
         if zero.any():  # exact modes undefined for lambda = 0: use projected ones
             exact[:, zero] = (model.basis @ W)[:, zero]
         self.modes_ = exact.astype(np.complex128)
-        self.gram_ = build_gram(self.dictionary_, data, backend="numpy")
+        self.gram_ = build_gram(self.dictionary_, data)
         return self
 
     @property

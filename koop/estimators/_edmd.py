@@ -10,18 +10,19 @@ from sklearn.utils.validation import check_is_fitted
 
 from koop.base import KoopmanEstimator
 from koop.dictionaries import Dictionary, Identity
-from koop.estimators._solvers import _check_rank_param, edmd_solve
+from koop.estimators._solvers import (
+    _check_dictionary_param,
+    _check_rank_param,
+    _check_rcond_param,
+    edmd_solve,
+)
 from koop.gram import BACKENDS, build_gram
 
 __all__ = ["EDMD"]
 
 
 def _check_edmd_params(est) -> None:
-    if est.dictionary is not None and not isinstance(est.dictionary, Dictionary):
-        raise TypeError(
-            f"dictionary must be a koop dictionary (koop.dictionaries) or None, got "
-            f"{est.dictionary!r}."
-        )
+    _check_dictionary_param(est.dictionary)
     _check_rank_param(est.rank)
     if isinstance(est.rank, str):
         raise ValueError("EDMD takes rank as a positive int or None.")
@@ -32,8 +33,7 @@ def _check_edmd_params(est) -> None:
         raise ValueError(f"regularization must be finite and >= 0, got {reg}.")
     if est.backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {est.backend!r}.")
-    if est.rcond is not None and not (isinstance(est.rcond, float | int) and 0 <= est.rcond < 1):
-        raise ValueError(f"rcond must be a number in [0, 1) or None, got {est.rcond!r}.")
+    _check_rcond_param(est.rcond)
 
 
 class EDMD(KoopmanEstimator):

@@ -17,7 +17,11 @@ from koop._spectral.residual import residuals_from_factor
 from koop.data import as_trajectories
 from koop.dictionaries import Dictionary
 from koop.estimators._edmd import EDMD
-from koop.estimators._solvers import _check_rank_param
+from koop.estimators._solvers import (
+    _check_dictionary_param,
+    _check_rank_param,
+    _check_rcond_param,
+)
 from koop.exceptions import RankDeficiencyWarning
 from koop.gram import GramMatrices
 
@@ -149,17 +153,11 @@ class ResDMD(EDMD):
         self.sort_by = sort_by
 
     def _check_params(self) -> None:
-        if self.dictionary is not None and not isinstance(self.dictionary, Dictionary):
-            raise TypeError(
-                f"dictionary must be a koop dictionary (koop.dictionaries) or None, got "
-                f"{self.dictionary!r}."
-            )
+        _check_dictionary_param(self.dictionary)
         _check_rank_param(self.rank)
         if isinstance(self.rank, str | float):
             raise ValueError(f"{type(self).__name__} takes rank as a positive int or None.")
-        if self.rcond is not None and not (
-            isinstance(self.rcond, float | int) and 0 <= self.rcond < 1):
-            raise ValueError(f"rcond must be a number in [0, 1) or None, got {self.rcond!r}.")
+        _check_rcond_param(self.rcond)
         if self.chunk_size is not None and (
             isinstance(self.chunk_size, bool) or not isinstance(self.chunk_size, int)
             or self.chunk_size < 1):

@@ -71,6 +71,23 @@ def select_rank(singular_values: np.ndarray, rank, shape: tuple[int, int]) -> in
     return min(r, numerical)
 
 
+def _check_dictionary_param(dictionary) -> None:
+    from koop.dictionaries import Dictionary
+
+    if dictionary is not None and not isinstance(dictionary, Dictionary):
+        raise TypeError(
+            f"dictionary must be a koop dictionary (koop.dictionaries) or None, got "
+            f"{dictionary!r}."
+        )
+
+
+def _check_rcond_param(rcond) -> None:
+    if rcond is not None and not (
+        isinstance(rcond, float | int) and not isinstance(rcond, bool) and 0 <= rcond < 1
+    ):
+        raise ValueError(f"rcond must be a number in [0, 1) or None, got {rcond!r}.")
+
+
 def _check_rank_param(rank) -> None:
     if rank is None or rank == "optimal":
         return
