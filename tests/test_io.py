@@ -333,6 +333,21 @@ def test_io_state_protocol_for_registered_classes(X, tmp_path):
     assert io.read_metadata(tmp_path / "a.npz")["model"]["state"]
 
 
+def test_dicts_with_integer_keys_round_trip():
+    # e.g. ALRNN.subregion_counts_: JSON keys are strings, so these go as key-value pairs
+    from koop.io._codec import Decoder, Encoder
+
+    value = {3: 10, np.int64(1): "a", "x": [1.5], True: None}
+    encoder = Encoder()
+    tree = json.loads(json.dumps(encoder.encode(value)))
+    back = Decoder(encoder.arrays).decode(tree)
+    assert back == value and [type(k) for k in back] == [type(k) for k in value]
+    with pytest.raises(TypeError, match="keys other than strings and integers"):
+        Encoder().encode({1.5: 0})
+    with pytest.raises(ValueError, match="not a string or an integer"):
+        Decoder({}).decode({"__type__": "mapping", "items": [[[1], 0]]})
+
+
 def _every_estimator():
     import koop.estimators as est
 

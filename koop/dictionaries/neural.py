@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from koop._torch_state import TorchStateMixin
 from koop.data import as_trajectories, check_array
 from koop.dictionaries._base import Dictionary, _check_positive_int
 
@@ -114,7 +115,7 @@ def train_edmd_dl(lift, parameters, X, Y, *, n_iterations: int, n_epochs: int,
     return K.cpu().numpy(), losses
 
 
-class NeuralDictionary(Dictionary):
+class NeuralDictionary(TorchStateMixin, Dictionary):
     r"""Dictionary :math:`\psi(x) = [1, x, g_\theta(x)]` with a trained network (EDMD-DL).
 
     Parameters
@@ -160,6 +161,9 @@ class NeuralDictionary(Dictionary):
 
     Notes
     -----
+    :func:`koop.io.save` stores ``network_`` as its ``state_dict`` arrays and
+    :func:`koop.io.load` rebuilds the network from the parameters and loads them.
+
     ``fit(X)`` on a single array treats its rows as one trajectory (pairs are consecutive
     rows); pass a list of trajectories, or ``fit(X, y)`` with explicit pairs, when the data
     are several trajectories. Inside :class:`~koop.estimators.EDMD` the dictionary is fitted
@@ -182,6 +186,8 @@ class NeuralDictionary(Dictionary):
     >>> psi.transform(X).shape, list(psi.get_feature_names_out()[:3])
     ((50, 6), ['1', 'x0', 'x1'])
     """
+
+    _torch_modules = ("network_",)
 
     def __init__(self, n_trainable: int = 10, hidden_layers: tuple = (64, 64),
                  activation: str = "tanh", include_state: bool = True,
@@ -275,6 +281,14 @@ class NeuralDictionary(Dictionary):
         self.n_parameters_ = int(sum(p.numel() for p in net.parameters()))
         self.n_output_features_ = int(self._n_output())
         return self
+
+    def _build_torch_module(self, name: str):
+        """An untrained network of the fitted shape (koop.io loads weights into it)."""
+        from koop.rnn._torch import make_generator
+
+        generator, _ = make_generator(0)  # the initial weights are overwritten
+        return _network(self.n_features_in_, tuple(self.hidden_layers), self.n_trainable,
+                        self.activation, generator)
 
     def _lift_torch(self, x):
         from koop.rnn._torch import import_torch

@@ -49,7 +49,8 @@ def register_class(cls: type, key: str | None = None) -> type:
     By default the fitted state is every attribute in ``vars(obj)`` that is not a
     parameter. A class whose state needs translating (torch modules: their
     ``state_dict`` as arrays) defines ``_io_state(self) -> dict`` (encodable values) and
-    ``_io_restore(self, state)`` (called on a freshly constructed ``cls(**params)``).
+    ``_io_restore(self, state)`` (called on a freshly constructed ``cls(**params)``);
+    koop's torch models get both from ``koop._torch_state.TorchStateMixin``.
 
     Parameters
     ----------
@@ -122,11 +123,17 @@ def _is_estimator_class(cls: Any) -> bool:
     return isinstance(cls, type) and issubclass(cls, BaseEstimator)
 
 
-def _imported(module_name: str):
+def _imported(module_name: str, needed_by: str | None = None):
     try:
         return importlib.import_module(module_name)
-    except ImportError:
-        return None
+    except ImportError as exc:
+        absent = isinstance(exc, ModuleNotFoundError) and exc.name is not None and (
+            f"{module_name}.".startswith(f"{exc.name}."))
+        if needed_by is None or absent:
+            return None
+        # the module exists but needs an optional extra (koop.rnn: torch); say which
+        raise ImportError(f"the file holds a {needed_by}, whose module {module_name} "
+                          f"cannot be imported here: {exc}") from exc
 
 
 def _resolve_class(key: str) -> type:
@@ -140,7 +147,7 @@ def _resolve_class(key: str) -> type:
             f"the file names class {key!r}, which is not on koop's allowlist of loadable "
             "classes (koop.io.register_class adds one)."
         )
-    module = _imported(module_name)
+    module = _imported(module_name, needed_by=key)
     cls = getattr(module, name, None) if module is not None else None
     if not _is_estimator_class(cls):
         raise ValueError(
@@ -231,10 +238,16 @@ class Encoder:
             return items if isinstance(value, list) else {"__type__": "tuple",
                                                           "items": items}
         if isinstance(value, dict):
-            if not all(isinstance(k, str) for k in value):
-                raise TypeError(f"{where} is a dict with non-string keys; cannot save it.")
-            return {"__type__": "dict",
-                    "items": {k: self.encode(v, f"{where}[{k!r}]") for k, v in value.items()}}
+            if all(isinstance(k, str) for k in value):
+                return {"__type__": "dict", "items": {
+                    k: self.encode(v, f"{where}[{k!r}]") for k, v in value.items()}}
+            # JSON keys are strings: other keys (counts per integer label) go as pairs
+            if not all(isinstance(k, str | numbers.Integral) for k in value):
+                raise TypeError(f"{where} is a dict with keys other than strings and "
+                                "integers; cannot save it.")
+            return {"__type__": "mapping", "items": [
+                [self.encode(k, where), self.encode(v, f"{where}[{k!r}]")]
+                for k, v in value.items()]}
         if isinstance(value, np.random.RandomState):
             return {"__type__": "random_state",
                     "state": self.encode(list(value.get_state()), where)}
@@ -355,6 +368,8 @@ class Decoder:
             return tuple(self.decode(v) for v in value["items"])
         if kind == "dict":
             return {k: self.decode(v) for k, v in value["items"].items()}
+        if kind == "mapping":
+            return self._mapping(value["items"])
         if kind == "random_state":
             rs = np.random.RandomState()
             rs.set_state(tuple(self.decode(value["state"])))
@@ -382,6 +397,19 @@ class Decoder:
         if kind == "dataclass":
             return self._dataclass(value)
         raise ValueError(f"unknown entry type {kind!r} in the metadata.")
+
+    def _mapping(self, items: Any) -> dict:
+        out = {}
+        for item in items:
+            if not (isinstance(item, list) and len(item) == 2):
+                raise ValueError(f"a dict entry in the metadata is not a key-value pair: "
+                                 f"{str(item)[:80]!r}.")
+            key = self.decode(item[0])
+            if not isinstance(key, str | numbers.Integral):
+                raise ValueError(f"a dict key in the metadata is a {type(key).__name__}, not "
+                                 "a string or an integer.")
+            out[key] = self.decode(item[1])
+        return out
 
     def _dataclass(self, spec: dict) -> Any:
         cls = _resolve_dataclass(spec["class"])

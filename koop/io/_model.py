@@ -192,7 +192,18 @@ def load(path: str | os.PathLike, *, functions: dict[str, Callable] | None = Non
         If ``path`` does not exist.
     ValueError
         If the file is not a koop model (corrupt, truncated, foreign, a pickle, another
-        format version) or names a class or function koop may not load.
+        format version) or names a class or function koop may not load, or if a torch
+        model's weights do not fit the network rebuilt from its parameters.
+    ImportError
+        If the model needs an optional dependency that is not installed (torch for
+        :mod:`koop.rnn` and the neural dictionaries); other models load without it.
+
+    Notes
+    -----
+    Torch models (:mod:`koop.rnn`, :class:`~koop.estimators.neural.EDMDDL`,
+    :class:`~koop.dictionaries.neural.NeuralDictionary`) are saved as their constructor
+    parameters plus each network's ``state_dict`` as arrays; loading builds the network
+    from the parameters and copies the arrays into it, so outputs match exactly.
     """
     path = Path(os.fspath(path))
     meta, arrays = _open(path)

@@ -10,6 +10,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._torch_state import TorchStateMixin
 from ..data import as_trajectories, check_array
 from ._torch import import_torch, make_generator, resolve_device, torch_threads
 
@@ -42,13 +43,16 @@ TRAINING_PARAMS = (
 )
 
 
-class RNNReconstruction(BaseEstimator):
+class RNNReconstruction(TorchStateMixin, BaseEstimator):
     """Base class: subclasses define ``_parameter_constraints``, ``_latent_dim`` and ``_cell``.
 
     Fitted attributes (all subclasses): ``model_`` (the torch module, on the CPU),
     ``n_features_in_``, ``n_latent_``, ``n_parameters_``, ``dt_``, ``loss_history_``,
-    ``alpha_history_``, ``fit_time_``, ``device_``.
+    ``alpha_history_``, ``fit_time_``, ``device_``. :func:`koop.io.save` stores
+    ``model_`` as its ``state_dict`` arrays; :func:`koop.io.load` rebuilds it.
     """
+
+    _torch_modules = ("model_",)
 
     def _latent_dim(self, n_features: int) -> int:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -58,6 +62,14 @@ class RNNReconstruction(BaseEstimator):
 
     def _after_fit(self, data) -> None:
         """Hook for subclass diagnostics computed once the model is trained."""
+
+    def _build_torch_module(self, name: str):
+        """An untrained latent model of the fitted shape (koop.io loads weights into it)."""
+        from .training import LatentModel
+
+        generator, _ = make_generator(0)  # the initial weights are overwritten
+        cell = self._cell(self.n_latent_, generator)
+        return LatentModel(cell, self.n_features_in_, self.n_latent_, generator)
 
     def fit(self, X, y=None, *, dt: float | None = None, callback=None):
         """Train the RNN on one trajectory or a list of trajectories.
