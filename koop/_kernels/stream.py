@@ -24,13 +24,14 @@ Parallelism: by default BLAS uses its own threads and the rows of each chunk's p
 split over a few Python threads (:mod:`koop._kernels.threads`); this tracks the BLAS
 floor on a quiet machine. When BLAS is single-threaded (``OPENBLAS_NUM_THREADS=1``, or
 inside ``threadpoolctl.threadpool_limits(1)``), thread t of T instead evaluates and
-accumulates chunks t, t+T, ... into its own buffers and partial sums, added in thread
-order at the end: threads never wait on each other. Measured on a 2-core VM: with
+accumulates the chunks of its own slots (chunk k belongs to slot k mod S, S = 4 unless
+the partial sums would exceed 64 MB) with its own buffer; slots are added in slot order
+at the end: threads never wait on each other. Measured on a 2-core VM: with
 2-thread OpenBLAS free, the first was 1.5x faster (N = 3e5, 500 RBFs);
 under heavy load from other jobs, multithreaded BLAS spin-waits and the second is up to
-2x faster. Either way results are bitwise reproducible for a given thread count.
-Memory: per thread one psi buffer of ``chunk_size`` rows (three with weights) and the
-M x M partial sums, independent of the number of samples.
+2x faster. Either way the sums are the same to the last bit whatever the number of
+threads. Memory: per thread one psi buffer of ``chunk_size`` rows (three with weights),
+per slot the M x M partial sums, independent of the number of samples.
 
 Explicit snapshot pairs :math:`(x_m, y_m)` evaluate psi on both and accumulate
 :math:`G, L` by dsyrk and :math:`A` by dgemm, chunk by chunk.
@@ -49,6 +50,8 @@ from koop._kernels.threads import n_threads, run_rows
 __all__ = ["accumulate_trajectories", "accumulate_pairs", "symmetrize_upper"]
 
 _ENDS_BLOCK = 256  # first/last rows of this many trajectories are folded into L at once
+_SLOTS = 4  # accumulation slots (chunk k goes to slot k % slots), whatever the threads
+_SLOT_BYTES = 64 * 2**20  # at most this much memory in partial sums
 
 
 def _syrk(acc: np.ndarray, rows: np.ndarray) -> None:
@@ -100,24 +103,30 @@ class _Ends:
         return self.sums["last"] - self.sums["first"]
 
 
-class _Worker:
-    """One thread's buffers and partial sums; it owns every chunk k with k % T == its id."""
+class _Slot:
+    """Partial sums of the chunks ``k`` with ``k % n_slots == id``, in chunk order."""
 
-    def __init__(self, M: int, d: int, chunk: int, weighted: bool, need_state: bool) -> None:
-        self.buf = np.empty((chunk + 1, M))
-        self.states = np.empty((chunk + 1, d))
+    def __init__(self, M: int, d: int, weighted: bool, need_state: bool) -> None:
         self.G = np.zeros((M, M), order="F")
         self.A = np.zeros((M, M), order="F")
         self.C = np.zeros((M, d), order="F") if need_state else None
+        self.L = np.zeros((M, M), order="F") if weighted else None
+        self.ends = None if weighted else _Ends(M)
+
+
+class _Worker:
+    """One thread's psi buffers; it accumulates each chunk into that chunk's slot."""
+
+    def __init__(self, M: int, d: int, chunk: int, weighted: bool) -> None:
+        self.buf = np.empty((chunk + 1, M))
+        self.states = np.empty((chunk + 1, d))
         self.weighted = weighted
         if weighted:
-            self.L = np.zeros((M, M), order="F")
             self.sx, self.sy = np.empty((chunk, M)), np.empty((chunk, M))
             self.s_states = np.empty((chunk, d))
-        else:
-            self.ends = _Ends(M)
 
-    def chunk(self, evaluate, traj, s, e, n_lags, weights, pair0, last_chunk, inline):
+    def chunk(self, slot: _Slot, evaluate, traj, s, e, n_lags, weights, pair0, last_chunk,
+              inline):
         """Pairs starting at psi rows max(s-1, 0) .. e-2 of one trajectory."""
         buf, states = self.buf, self.states
         lo = 1 if s == 0 else 0  # later chunks recompute the one row they share
@@ -136,22 +145,32 @@ class _Worker:
                 root = np.sqrt(weights[p : p + rows])[:, None]
                 np.multiply(buf[lo:c], root, out=self.sx[:rows])
                 np.multiply(buf[lo + 1 : c + 1], root, out=self.sy[:rows])
-                _syrk(self.G, self.sx[:rows])
-                _syrk(self.L, self.sy[:rows])
-                _gemm(self.A, self.sx[:rows], self.sy[:rows])
-                if self.C is not None:
+                _syrk(slot.G, self.sx[:rows])
+                _syrk(slot.L, self.sy[:rows])
+                _gemm(slot.A, self.sx[:rows], self.sy[:rows])
+                if slot.C is not None:
                     np.multiply(states[lo:c], root, out=self.s_states[:rows])
-                    _gemm(self.C, self.sx[:rows], self.s_states[:rows])
+                    _gemm(slot.C, self.sx[:rows], self.s_states[:rows])
             return rows
-        _syrk(self.G, buf[lo:c])
-        _gemm(self.A, buf[lo:c], buf[lo + 1 : c + 1])
-        if self.C is not None:
-            _gemm(self.C, buf[lo:c], states[lo:c])
+        _syrk(slot.G, buf[lo:c])
+        _gemm(slot.A, buf[lo:c], buf[lo + 1 : c + 1])
+        if slot.C is not None:
+            _gemm(slot.C, buf[lo:c], states[lo:c])
         if s == 0:
-            self.ends.add("first", buf[1])
+            slot.ends.add("first", buf[1])
         if last_chunk:
-            self.ends.add("last", buf[c])
+            slot.ends.add("last", buf[c])
         return rows
+
+
+def _n_slots(M: int, d: int, n_chunks: int, weighted: bool) -> int:
+    """Accumulation slots: a fixed number (not the thread count), so that any number of
+    threads produces bitwise the same sums; fewer when the partial sums would be large."""
+    per_slot = 8 * M * (M * (3 if weighted else 2) + d)
+    slots = _SLOTS
+    while slots > 1 and slots * per_slot > _SLOT_BYTES:
+        slots //= 2
+    return max(1, min(slots, n_chunks))
 
 
 def _blas_is_serial() -> bool:
@@ -191,23 +210,28 @@ def accumulate_trajectories(
     Returns Fortran-ordered ``G, L`` (upper triangles only), ``A``, ``C`` (``None``
     unless ``need_state``: skip it when psi contains the state, C is then a block of G).
 
-    With several chunks and several cores, thread ``t`` of ``T`` takes chunks
-    ``t, t + T, ...`` (psi and its BLAS updates, BLAS itself on one thread) into its own
-    partial sums, added in thread order at the end: no thread ever waits on another, and
-    the result is bitwise reproducible for a given thread count.
+    Chunk ``k`` is accumulated into slot ``k % S`` (``S`` fixed by the sizes, not by the
+    thread count). With serial BLAS and several cores, thread ``t`` of ``T`` takes the
+    slots ``t, t + T, ...`` (psi and its BLAS updates, BLAS itself on one thread): no
+    thread ever waits on another. Slots are added in slot order at the end, so the result
+    is bitwise the same for any number of threads.
     """
     M, d, chunk = int(n_outputs), int(trajectories[0].shape[1]), int(chunk_size)
     weighted = weights is not None
     jobs = list(_chunks(trajectories, n_lags, chunk))
-    T = max(1, min(n_threads(), len(jobs))) if _blas_is_serial() else 1
-    workers = [_Worker(M, d, chunk, weighted, need_state) for _ in range(T)]
+    S = _n_slots(M, d, len(jobs), weighted)
+    slots = [_Slot(M, d, weighted, need_state) for _ in range(S)]
+    T = max(1, min(n_threads(), S)) if _blas_is_serial() else 1
+    workers = [_Worker(M, d, chunk, weighted) for _ in range(T)]
 
     def run(t: int, inline: bool) -> None:
         w = workers[t]
-        for traj, s, e, pair0, last in jobs[t::T]:
-            rows = w.chunk(evaluate, traj, s, e, n_lags, weights, pair0, last, inline)
-            if progress is not None:
-                progress(rows)
+        for k in range(t, S, T):  # this thread's slots, each in chunk order
+            for traj, s, e, pair0, last in jobs[k::S]:
+                rows = w.chunk(slots[k], evaluate, traj, s, e, n_lags, weights, pair0, last,
+                               inline)
+                if progress is not None:
+                    progress(rows)
 
     if T == 1:
         run(0, inline=True)
@@ -217,21 +241,20 @@ def accumulate_trajectories(
             run(0, inline=False)
             for f in futures:
                 f.result()
-    G, A = workers[0].G, workers[0].A
-    C = workers[0].C
-    for w in workers[1:]:
-        G += w.G
-        A += w.A
+    G, A, C = slots[0].G, slots[0].A, slots[0].C
+    for sl in slots[1:]:  # slot order: the same sums whatever the thread count
+        G += sl.G
+        A += sl.A
         if C is not None:
-            C += w.C
+            C += sl.C
     if weighted:
-        L = workers[0].L
-        for w in workers[1:]:
-            L += w.L
+        L = slots[0].L
+        for sl in slots[1:]:
+            L += sl.L
     else:
         L = G.copy(order="F")
-        for w in workers:
-            L += w.ends.correction()
+        for sl in slots:
+            L += sl.ends.correction()
     return G, A, L, C
 
 

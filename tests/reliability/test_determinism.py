@@ -7,8 +7,10 @@ result array must be the same. On a failure the assertion names each array that
 differs and the run configurations that disagree.
 
 Measured and reported, not asserted: results also depend on the BLAS thread count
-(OpenBLAS' dgemm for ``A``) and on OpenMP's (scikit-learn's k-means centres), and with
-single-threaded BLAS on ``NUMBA_NUM_THREADS`` (per-thread partial sums; xfail below).
+(OpenBLAS' dgemm for ``A``) and on OpenMP's (scikit-learn's k-means centres). With
+single-threaded BLAS the chunks go to a fixed number of accumulation slots, whatever the
+number of threads, so those builds are bitwise identical across thread counts too
+(asserted below).
 """
 
 import hashlib
@@ -144,10 +146,6 @@ _CHUNKED_SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "reported: with OPENBLAS_NUM_THREADS=1, koop._kernels.stream splits chunks over "
-    "NUMBA_NUM_THREADS threads with per-thread partial sums, so G, A, L, C of multi-chunk "
-    "builds change in the last bits with the thread count"))
 def test_bitwise_identical_across_kernel_thread_counts_with_serial_blas():
     results = _run_configs({
         "blas=1 threads=1": {"NUMBA_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
