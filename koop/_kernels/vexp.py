@@ -22,7 +22,9 @@ Nothing here uses ``fastmath``: reassociation would fold the rounding constant a
 
 from __future__ import annotations
 
-from numba import njit, types
+import math
+
+from numba import config, njit, types
 from numba.extending import intrinsic
 
 __all__ = ["vexp"]
@@ -89,3 +91,12 @@ def vexp(a):
     scale_lo = _bits_float((half + 1023) << 52)
     scale_hi = _bits_float((n - half + 1023) << 52)
     return _exp_reduced(r) * scale_lo * scale_hi
+
+
+if config.DISABLE_JIT:  # pragma: no cover - exercised in a subprocess by the tests
+    def vexp(a):  # intrinsics only exist in compiled code
+        """:math:`e^a` (``math.exp``: the pure-Python stand-in under NUMBA_DISABLE_JIT)."""
+        a = float(a)
+        if a < -746.0:
+            return 0.0
+        return math.exp(a) if a < 710.0 else math.inf

@@ -186,7 +186,10 @@ def smallest_residuals(
     # per-point work is small LAPACK calls: threaded BLAS only adds contention there, so
     # BLAS runs single-threaded and the points are shared among n_jobs threads instead
     work = _block
-    if method == "cholesky" and pencil.rank > _SMALL:
+    from numba import config
+
+    # the kernel calls LAPACK through compiled-only intrinsics: not under NUMBA_DISABLE_JIT
+    if method == "cholesky" and pencil.rank > _SMALL and not config.DISABLE_JIT:
         def work(pencil, zs, method, vectors, tol, bar):
             return _path_kernel(pencil, zs, vectors, tol, bar)
     try:
