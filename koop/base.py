@@ -70,6 +70,45 @@ class KoopmanEstimator(BaseEstimator):
             with np.errstate(divide="ignore"):
                 self.continuous_eigenvalues_ = np.log(lam.astype(np.complex128)) / dt
 
+    def _io_check(self) -> None:
+        """Refuse a loaded model whose fitted attributes contradict each other.
+
+        Called by :func:`koop.io.load` after decoding: a file edited by hand (or damaged)
+        may still decode into arrays of the wrong shape or a missing dictionary, which
+        would otherwise surface as a wrong answer or an obscure error at predict time.
+        """
+        if "reduced_matrix_" not in self.__dict__:
+            return
+        shapes = {}
+        for name in ("basis_", "reduced_matrix_", "state_map_", "eigenvalues_",
+                     "eigenvectors_", "modes_"):
+            value = self.__dict__.get(name)
+            if not isinstance(value, np.ndarray) or value.dtype.kind not in "fc":
+                raise ValueError(f"fitted attribute {name} is {type(value).__name__}, "
+                                 "not a float or complex array.")
+            shapes[name] = value.shape
+        r = shapes["reduced_matrix_"][0] if len(shapes["reduced_matrix_"]) == 2 else -1
+        M = shapes["basis_"][0] if len(shapes["basis_"]) == 2 else -1
+        d = shapes["state_map_"][1] if len(shapes["state_map_"]) == 2 else -1
+        expected = {"reduced_matrix_": (r, r), "basis_": (M, r), "state_map_": (r, d),
+                    "eigenvalues_": (r,), "eigenvectors_": (M, r), "modes_": (d, r)}
+        for name, shape in expected.items():
+            if shapes[name] != shape or min(shape) < 1:
+                raise ValueError(f"fitted attribute {name} has shape {shapes[name]}, "
+                                 f"inconsistent with the others (expected {shape}).")
+        n_in = self.__dict__.get("n_features_in_")
+        if n_in is not None and n_in != d:
+            raise ValueError(f"n_features_in_ = {n_in} but the state map has {d} columns.")
+        if "dictionary_" in self.__dict__:
+            dictionary = self.__dict__["dictionary_"]
+            if dictionary is None or not hasattr(dictionary, "transform"):
+                raise ValueError("fitted attribute dictionary_ is missing or not a "
+                                 "dictionary.")
+            n_out = getattr(dictionary, "n_output_features_", None)
+            if n_out is not None and n_out != M:
+                raise ValueError(f"the dictionary has {n_out} outputs but basis_ has {M} "
+                                 "rows.")
+
     @property
     def n_lags_(self) -> int:
         """Past samples the dictionary needs per row (0 for pointwise dictionaries)."""

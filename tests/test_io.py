@@ -241,12 +241,24 @@ def test_missing_array(good_bytes, tmp_path):
         io.load(_rewrite_metadata(good_bytes, tmp_path, drop))
 
 
+@pytest.mark.parametrize("change, message", [
+    (lambda f: f.update(dictionary_=None), "dictionary_ is missing"),
+    (lambda f: f.update(eigenvalues_=3.0), "eigenvalues_ is float"),
+    (lambda f: f.update(n_features_in_=7), "n_features_in_ = 7"),
+])
+def test_semantically_inconsistent_file_is_refused(good_bytes, tmp_path, change, message):
+    """A file that decodes but whose fitted attributes contradict each other."""
+    path = _rewrite_metadata(good_bytes, tmp_path, lambda m: change(m["model"]["fitted"]))
+    with pytest.raises(ValueError, match=message):
+        io.load(path)
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError):
         io.load(tmp_path / "absent.npz")
 
 
-@settings(max_examples=100, deadline=None,
+@settings(max_examples=100, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_damaged_files_raise_valueerror_or_load(good_bytes, tmp_path, data):

@@ -208,7 +208,11 @@ def load(path: str | os.PathLike, *, functions: dict[str, Callable] | None = Non
     path = Path(os.fspath(path))
     meta, arrays = _open(path)
     try:
-        return Decoder(arrays, functions).decode_object(meta["model"])
+        model = Decoder(arrays, functions).decode_object(meta["model"])
+        check = getattr(model, "_io_check", None)
+        if callable(check):
+            check()
+        return model
     except ValueError as exc:
         raise _not_koop(path, str(exc)) from None
     except (KeyError, TypeError, AttributeError, IndexError, RecursionError) as exc:
