@@ -70,6 +70,14 @@ class KoopmanEstimator(BaseEstimator):
             with np.errstate(divide="ignore"):
                 self.continuous_eigenvalues_ = np.log(lam.astype(np.complex128)) / dt
 
+    def _set_feature_names(self, data) -> None:
+        """``feature_names_in_`` from labelled input (an xarray feature coordinate), as
+        scikit-learn does for DataFrames; removed when the input carries no names."""
+        if data.feature_names is not None:
+            self.feature_names_in_ = np.asarray(data.feature_names, dtype=object)
+        elif "feature_names_in_" in self.__dict__:
+            del self.feature_names_in_
+
     def _io_check(self) -> None:
         """Refuse a loaded model whose fitted attributes contradict each other.
 

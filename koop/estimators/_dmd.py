@@ -76,6 +76,7 @@ class DMD(KoopmanEstimator):
         Xp = np.asarray(Xp, dtype=np.float64)
         Yp = np.asarray(Yp, dtype=np.float64)
         self.n_features_in_ = data.n_features
+        self._set_feature_names(data)
         self.dictionary_ = Identity().fit(Xp[:1])
         model, YVS, s = dmd_solve(Xp, Yp, rank=self.rank)
         self.singular_values_ = s

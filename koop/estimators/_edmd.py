@@ -134,6 +134,7 @@ class EDMD(KoopmanEstimator):
         _check_edmd_params(self)
         data = self._validate_training_data(X, y, dt, lazy=self.backend == "dask")
         self.n_features_in_ = data.n_features
+        self._set_feature_names(data)
         self.dictionary_ = self._fit_dictionary(data)
         self.gram_ = build_gram(self.dictionary_, data, weights=weights,
                                 chunk_size=self.chunk_size, backend=self.backend)

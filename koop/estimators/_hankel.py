@@ -154,6 +154,7 @@ class HankelDMD(KoopmanEstimator):
                 f"{q + 2} samples. Use fewer delays or longer trajectories."
             )
         self.n_features_in_ = data.n_features
+        self._set_feature_names(data)
         self.dictionary_ = TimeDelay(n_delays=q).fit(trajs[0][: q + 1])
         m = self.dictionary_.n_output_features_
         s, U = hankel_svd(trajs, q, stop=1)

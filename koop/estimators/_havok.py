@@ -150,6 +150,7 @@ class HAVOK(KoopmanEstimator):
                 f"(5 windows for the derivative stencil); got lengths {list(data.lengths)}."
             )
         self.n_features_in_ = data.n_features
+        self._set_feature_names(data)
         self.dictionary_ = TimeDelay(n_delays=q).fit(trajs[0][: q + 1])
         m = self.dictionary_.n_output_features_
         s, U = hankel_svd(trajs, q)

@@ -180,6 +180,7 @@ class KernelEDMD(ResDMD):
         self._check_params()
         data = self._validate_training_data(X, y, dt)
         self.n_features_in_ = data.n_features
+        self._set_feature_names(data)
         Xp, _ = data.pairs()
         Xp = np.asarray(Xp, dtype=np.float64)
         n = Xp.shape[0]

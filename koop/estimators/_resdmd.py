@@ -193,6 +193,7 @@ class ResDMD(EDMD):
         self._check_params()
         data = self._validate_training_data(X, y, dt)
         self.n_features_in_ = data.n_features
+        self._set_feature_names(data)
         self.dictionary_ = self._fit_dictionary(data)
         self._fit_factor(data, weights)
         return self

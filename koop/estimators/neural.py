@@ -100,6 +100,7 @@ class EDMDDL(KoopmanEstimator):
 
         data = self._validate_training_data(X, y, dt)
         self.n_features_in_ = data.n_features
+        self._set_feature_names(data)
         dictionary = NeuralDictionary(
             n_trainable=self.n_trainable, hidden_layers=self.hidden_layers,
             activation=self.activation, n_iterations=self.n_iterations,

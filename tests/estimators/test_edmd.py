@@ -107,3 +107,22 @@ def test_float32_input_is_accepted():
     X = systems.linear(np.diag([0.9, 0.5]), 100, random_state=0).astype(np.float32)
     model = EDMD().fit(X)
     np.testing.assert_allclose(np.sort(model.eigenvalues_.real), [0.5, 0.9], atol=1e-5)
+
+
+def test_feature_names_from_xarray_are_kept_and_dropped():
+    """Like scikit-learn with DataFrames: a labelled feature coordinate sets
+    ``feature_names_in_``; a refit on a plain array removes it; to_xarray uses them."""
+    import xarray as xr
+
+    from koop import systems
+    from koop.estimators import DMD
+
+    X = systems.lorenz63(400, dt=0.01, random_state=0)
+    da = xr.DataArray(X, dims=("time", "variable"),
+                      coords={"time": np.arange(400) * 0.01, "variable": ["x", "y", "z"]})
+    for model in (EDMD(), DMD()):
+        model.fit(da)
+        assert model.feature_names_in_.tolist() == ["x", "y", "z"]
+        assert model.to_xarray()["feature"].values.tolist() == ["x", "y", "z"]
+        model.fit(X)
+        assert not hasattr(model, "feature_names_in_")
