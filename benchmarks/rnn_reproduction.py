@@ -157,8 +157,9 @@ def main(argv=None):
         if f"alrnn-{system.replace('63', '')}" not in parts:
             continue
         data = make_data(system, args.n, args.n, noise=0.05, random_state=args.seed)
+        # checkpoint_interval=None: this script scores its own checkpoints (on the test set)
         model = ALRNN(n_latent=20, n_pwl=p, teacher_forcing=args.alrnn_forcing,
-                      random_state=args.seed, **extra)
+                      checkpoint_interval=None, random_state=args.seed, **extra)
         results.append(run_part(f"AL-RNN {system} (M=20, P={p}, {args.alrnn_forcing})", model,
                                 data, args.alrnn_budget, True))
     path = out / f"rnn_reproduction_{'_'.join(parts)}_{args.alrnn_forcing}_seed{args.seed}.json"

@@ -152,3 +152,59 @@ def test_n_threads_is_restored_after_fit(rotation):
         assert m.n_threads == 1
     finally:
         torch.set_num_threads(1)
+
+
+def test_alrnn_defaults_follow_the_paper():
+    # DurstewitzLab/ALRNN-DSR settings/lorenz63.json and the tutorial's use_best_model
+    p = ALRNN().get_params()
+    assert (p["n_latent"], p["n_pwl"], p["teacher_forcing"], p["forcing_interval"]) == (
+        20, 2, "sparse", 16)
+    assert (p["learning_rate"], p["final_learning_rate"], p["latent_regularization"]) == (
+        1e-3, 1e-5, 0.0)
+    assert (p["n_epochs"], p["batch_size"], p["sequence_length"]) == (2000, 16, 200)
+    assert (p["checkpoint_interval"], p["subregion_threshold"]) == (25, 0.01)
+
+
+def test_alrnn_subregions_use_the_occupancy_threshold(rotation):
+    kw = dict(n_latent=4, n_pwl=2, n_epochs=2, batches_per_epoch=2, sequence_length=20,
+              n_subregion_steps=300, random_state=0)
+    every = ALRNN(subregion_threshold=0.0, **kw).fit(rotation)
+    counts = every.subregion_counts_
+    assert sorted(every.subregions_.tolist()) == sorted(counts)
+    strict = ALRNN(subregion_threshold=0.5, **kw).fit(rotation)
+    assert strict.subregion_counts_ == counts  # the same run, only the filter differs
+    assert strict.subregions_.tolist() == [k for k, c in sorted(counts.items(),
+                                                                key=lambda kc: -kc[1])
+                                           if c > 0.5 * 300]
+
+
+def test_alrnn_keeps_the_best_checkpoint(rotation):
+    from koop.metrics import state_space_divergence
+
+    kw = dict(n_latent=4, n_pwl=1, n_epochs=4, batches_per_epoch=3, sequence_length=20,
+              learning_rate=5e-2, n_subregion_steps=400, random_state=1)
+    seen = []
+    m = ALRNN(checkpoint_interval=1, **kw).fit(
+        rotation, callback=lambda e, model, h: seen.append(e))
+    assert seen == [0, 1, 2, 3]  # the user's callback still runs every epoch
+    np.testing.assert_array_equal(m.checkpoint_epochs_, [1, 2, 3, 4])
+    assert m.best_epoch_ == m.checkpoint_epochs_[np.argmin(m.checkpoint_scores_)]
+    gen = m.simulate(rotation[0], 400)
+    assert state_space_divergence(rotation, gen, n_bins=30) == pytest.approx(
+        m.checkpoint_scores_.min())
+    final = ALRNN(checkpoint_interval=None, **kw).fit(rotation)
+    assert final.best_epoch_ == 4 and final.checkpoint_scores_.size == 0
+    np.testing.assert_array_equal(final.loss_history_, m.loss_history_)
+    best = m.checkpoint_epochs_ == m.best_epoch_
+    if m.best_epoch_ != 4:  # a selected earlier checkpoint differs from the final model
+        assert not np.allclose(final.simulate(rotation[0], 5), m.simulate(rotation[0], 5))
+    assert best.sum() == 1
+
+
+def test_alrnn_checkpoints_stop_with_the_callback(rotation):
+    m = ALRNN(n_latent=4, n_pwl=1, n_epochs=10, batches_per_epoch=2, sequence_length=20,
+              checkpoint_interval=2, n_subregion_steps=100, random_state=0).fit(
+        rotation, callback=lambda e, model, h: e == 4)
+    assert len(m.loss_history_) == 5
+    np.testing.assert_array_equal(m.checkpoint_epochs_, [2, 4])
+    assert m.best_epoch_ in (2, 4, 5)
