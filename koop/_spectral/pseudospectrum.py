@@ -192,6 +192,8 @@ def smallest_residuals(
     if method == "cholesky" and pencil.rank > _SMALL and not config.DISABLE_JIT:
         def work(pencil, zs, method, vectors, tol, bar):
             return _path_kernel(pencil, zs, vectors, tol, bar)
+    elif method == "cholesky":
+        n_jobs = 1  # small per-point Python work: threads only contend for the GIL
     try:
         with threadpool_limits(1):
             if n_jobs == 1:
