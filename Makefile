@@ -36,7 +36,7 @@ $(PEERS)/.installed:
 	$(PYTHON) -m venv $(PEERS)
 	$(PEERS)/bin/python -m pip install --quiet --upgrade pip
 	$(PEERS)/bin/python -m pip install --quiet torch==2.13.0
-	$(PEERS)/bin/python -m pip install --quiet 'setuptools<82' pykoopman==1.2.1 kooplearn deeptime datafold pydmd psutil
+	$(PEERS)/bin/python -m pip install --quiet 'setuptools<82' pykoopman==1.2.1 kooplearn deeptime datafold numexpr pydmd psutil
 	touch $@
 
 bench: $(STAMP) $(PEERS)/.installed
