@@ -27,3 +27,15 @@ def stable_linear_map():
     D = np.array([[0.95, 0.0, 0.0], [0.0, 0.7, 0.2], [0.0, -0.2, 0.7]])
     A = T @ D @ np.linalg.inv(T)
     return A, np.array([0.95, 0.7 + 0.2j, 0.7 - 0.2j])
+
+
+@pytest.fixture(scope="module")
+def single_torch_thread():
+    """One torch thread for a module's tiny networks: per-op overhead dominates them, and
+    extra threads on a small shared machine only slow them down (measured 3 s with one
+    thread, 40 s with two under load). Use with ``pytest.mark.usefixtures``."""
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

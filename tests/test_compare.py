@@ -9,15 +9,7 @@ pytest.importorskip("torch")
 
 from koop.compare import METHODS, compare, make_data
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _single_torch_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 def test_make_data_follows_the_gtf_setup():

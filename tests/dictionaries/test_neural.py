@@ -14,14 +14,7 @@ from koop.estimators.neural import EDMDDL  # noqa: E402
 MU, LAM = 0.9, 0.5
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _single_torch_thread():
-    # tiny networks: per-op overhead dominates, and extra threads on a shared machine only
-    # slow them down (measured 3 s with one thread, 40 s with two under load)
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -16,12 +16,7 @@ TINY = dict(n_trainable=3, hidden_layers=(8, 4), n_iterations=2, n_epochs=2, bat
             random_state=0)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _single_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("single_torch_thread")
 
 
 @pytest.fixture(scope="module")

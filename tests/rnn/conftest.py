@@ -5,9 +5,5 @@ import pytest
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _single_torch_thread():
-    torch = pytest.importorskip("torch")
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_torch_thread(single_torch_thread):
+    """Every RNN test module runs with one torch thread (tests/conftest.py)."""
