@@ -34,9 +34,7 @@ from koop._kernels.pointer_calls import call5 as _call5
 from koop._kernels.pointer_calls import call8 as _call8
 from koop._kernels.pointer_calls import call23 as _call23
 
-__all__ = ["lowest_eigvecs", "lapack_pointers", "OK", "NOT_DEFINITE", "NOT_CONVERGED"]
-
-OK, NOT_DEFINITE, NOT_CONVERGED = 0, 1, 2
+__all__ = ["lowest_eigvecs", "lapack_pointers"]
 
 
 def lapack_pointers() -> np.ndarray:
@@ -48,7 +46,8 @@ def lapack_pointers() -> np.ndarray:
 @numba.njit(cache=True, nogil=True)
 def _fill_upper(out, LhT, K, KT, z):  # pragma: no cover - numba
     r"""``out`` (C order, which LAPACK reads transposed) gets the upper triangle of
-    :math:`H(z)`: ``out[j, i] = H[i, j]`` for ``i <= j``."""
+    :math:`H(z)`: ``out[j, i] = H[i, j]`` for ``i <= j``, rounded to ``out``'s precision
+    (complex128 for the Cholesky path, complex64 for the single-precision dense solve)."""
     r = K.shape[0]
     zc = np.conj(z)
     s = z.real * z.real + z.imag * z.imag
@@ -69,18 +68,6 @@ def _orthonormal_rows(W, S, m):  # pragma: no cover - numba
         Q, _R = np.linalg.qr(np.ascontiguousarray(W.T))
         W = np.ascontiguousarray(Q.T)
     return W
-
-
-@numba.njit(cache=True, nogil=True)
-def _fill_upper32(out, LhT, K, KT, z):  # pragma: no cover - numba
-    """:func:`_fill_upper` into a single-precision buffer."""
-    r = K.shape[0]
-    zc = np.conj(z)
-    s = z.real * z.real + z.imag * z.imag
-    for j in range(r):
-        for i in range(j + 1):
-            out[j, i] = np.complex64(LhT[j, i] - z * np.conj(K[j, i]) - zc * KT[j, i])
-        out[j, j] = np.complex64(out[j, j].real + s)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -210,7 +197,7 @@ def lowest_eigvecs(K, Lh, zs, V0, tol, depth, ptrs):  # pragma: no cover - numba
             skip -= 1
         if not ok:
             dense[p] = True
-            _fill_upper32(fac32, LhT, K, KT, z)
+            _fill_upper(fac32, LhT, K, KT, z)
             _call23(ptrs[2], jobz, rng_i, uplo, n_arr, fac32, n_arr, fzero, fzero, il,
                     b_arr, fzero, m_out, w32, Z32, n_arr, isuppz, work, lwork, rwork,
                     lrwork, iwork, liwork, info)
