@@ -16,43 +16,15 @@ import numpy as np
 from scipy.integrate import solve_ivp
 from sklearn.utils import check_random_state
 
+from koop.systems._common import check_dt, check_steps, initial_state
+
 __all__ = [
     "lorenz63", "rossler", "duffing", "pendulum", "van_der_pol", "linear",
-    "slow_manifold", "slow_manifold_eigenfunctions", "integrate", "as_xarray",
+    "slow_manifold", "slow_manifold_eigenfunctions", "integrate",
 ]
 
 _RTOL = 1e-12
 _ATOL = 1e-12
-
-
-def _check_steps(n_steps: Any) -> int:
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer):
-        raise TypeError(f"n_steps must be a positive integer, got {n_steps!r}.")
-    if n_steps < 1:
-        raise ValueError(f"n_steps must be >= 1, got {n_steps}.")
-    return int(n_steps)
-
-
-def _check_dt(dt: Any) -> float:
-    if isinstance(dt, bool) or not isinstance(dt, int | float | np.integer | np.floating):
-        raise TypeError(f"dt must be a positive number, got {dt!r}.")
-    if not np.isfinite(dt) or dt <= 0:
-        raise ValueError(f"dt must be positive and finite, got {dt}.")
-    return float(dt)
-
-
-def _initial_state(x0: Any, default: np.ndarray, random_state: Any, spread: float) -> np.ndarray:
-    if x0 is not None:
-        x0 = np.asarray(x0, dtype=np.float64).ravel()
-        if x0.shape != default.shape or not np.isfinite(x0).all():
-            raise ValueError(
-                f"x0 must be {default.shape[0]} finite numbers, got {x0!r}."
-            )
-        return x0
-    if random_state is None:
-        return default.copy()
-    rng = check_random_state(random_state)
-    return default + spread * rng.standard_normal(default.shape)
 
 
 def integrate(
@@ -66,8 +38,8 @@ def integrate(
 ) -> np.ndarray:
     """Integrate ``dx/dt = rhs(t, x)`` and sample ``n_steps`` states every ``dt`` after
     discarding ``transient`` time units (the first sample is at ``transient``)."""
-    n_steps = _check_steps(n_steps)
-    dt = _check_dt(dt)
+    n_steps = check_steps(n_steps)
+    dt = check_dt(dt)
     x0 = np.asarray(x0, dtype=np.float64)
     if transient > 0:
         sol = solve_ivp(rhs, (0.0, transient), x0, method="DOP853", rtol=rtol, atol=atol)
@@ -101,7 +73,7 @@ def lorenz63(n_steps: int, dt: float = 0.01, x0: Any = None, random_state: Any =
         x, y, z = u
         return [sigma * (y - x), x * (rho - z) - y, x * y - beta * z]
 
-    u0 = _initial_state(x0, np.array([-8.0, 8.0, 27.0]), random_state, 1.0)
+    u0 = initial_state(x0, np.array([-8.0, 8.0, 27.0]), random_state, 1.0)
     return integrate(rhs, u0, n_steps, dt, transient if x0 is None else 0.0)
 
 
@@ -119,7 +91,7 @@ def rossler(n_steps: int, dt: float = 0.05, x0: Any = None, random_state: Any = 
         x, y, z = u
         return [-y - z, x + a * y, b + z * (x - c)]
 
-    u0 = _initial_state(x0, np.array([1.0, 1.0, 1.0]), random_state, 0.5)
+    u0 = initial_state(x0, np.array([1.0, 1.0, 1.0]), random_state, 0.5)
     return integrate(rhs, u0, n_steps, dt, transient if x0 is None else 0.0)
 
 
@@ -140,7 +112,7 @@ def duffing(n_steps: int, dt: float = 0.25, x0: Any = None, random_state: Any = 
         x, v = u
         return [v, -delta * v - beta * x - alpha * x**3]
 
-    u0 = _initial_state(x0, np.array([0.5, 0.5]), random_state, 0.5)
+    u0 = initial_state(x0, np.array([0.5, 0.5]), random_state, 0.5)
     return integrate(rhs, u0, n_steps, dt, transient)
 
 
@@ -158,7 +130,7 @@ def pendulum(n_steps: int, dt: float = 0.5, x0: Any = None, random_state: Any = 
         th, p = u
         return [p, -np.sin(th) - damping * p]
 
-    u0 = _initial_state(x0, np.array([1.0, 0.0]), random_state, 0.5)
+    u0 = initial_state(x0, np.array([1.0, 0.0]), random_state, 0.5)
     return integrate(rhs, u0, n_steps, dt, transient)
 
 
@@ -175,7 +147,7 @@ def van_der_pol(n_steps: int, dt: float = 0.05, x0: Any = None, random_state: An
         x, v = u
         return [v, mu * (1 - x**2) * v - x]
 
-    u0 = _initial_state(x0, np.array([2.0, 0.0]), random_state, 0.5)
+    u0 = initial_state(x0, np.array([2.0, 0.0]), random_state, 0.5)
     return integrate(rhs, u0, n_steps, dt, transient if x0 is None else 0.0)
 
 
@@ -194,7 +166,7 @@ def linear(matrix: Any, n_steps: int, x0: Any = None, random_state: Any = None,
     A = np.asarray(matrix, dtype=np.float64)
     if A.ndim != 2 or A.shape[0] != A.shape[1] or not np.isfinite(A).all():
         raise ValueError(f"matrix must be a finite square 2-D array, got shape {A.shape}.")
-    n_steps = _check_steps(n_steps)
+    n_steps = check_steps(n_steps)
     rng = check_random_state(random_state)
     x = rng.standard_normal(A.shape[0]) if x0 is None else np.asarray(x0, float).ravel()
     if x.shape != (A.shape[0],):
@@ -228,7 +200,7 @@ def slow_manifold(n_steps: int, mu: float = 0.9, lam: float = 0.5, x0: Any = Non
     >>> slow_manifold(2, mu=0.5, lam=0.25, x0=[1.0, 0.0]).tolist()
     [[1.0, 0.0], [0.5, 0.0]]
     """
-    n_steps = _check_steps(n_steps)
+    n_steps = check_steps(n_steps)
     if x0 is None:
         rng = check_random_state(random_state)
         state = rng.uniform(-1, 1, size=2)
@@ -252,31 +224,3 @@ def slow_manifold_eigenfunctions(X: Any) -> dict[str, np.ndarray]:
     X = np.asarray(X, dtype=np.float64)
     x, y = X[:, 0], X[:, 1]
     return {"mu": x, "lam": y - x**2, "mu^2": x**2}
-
-
-def as_xarray(array: Any, dt: float, names: Any = None, name: str = "state"):
-    """A labelled copy of a trajectory: DataArray with dims ``(time, feature)``.
-
-    Examples
-    --------
-    >>> da = as_xarray(lorenz63(4), dt=0.01)
-    >>> da.dims, float(da.time[1])
-    (('time', 'feature'), 0.01)
-    """
-    import xarray as xr
-
-    arr = np.asarray(array)
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    dt = _check_dt(dt)
-    if names is None:
-        names = ["x", "y", "z"][: arr.shape[1]] if arr.shape[1] <= 3 else [
-            f"x{i}" for i in range(arr.shape[1])
-        ]
-    return xr.DataArray(
-        arr.copy(),
-        dims=("time", "feature"),
-        coords={"time": dt * np.arange(arr.shape[0]), "feature": list(names)},
-        name=name,
-        attrs={"dt": dt},
-    )

@@ -1,0 +1,29 @@
+r"""Built-in dynamical systems that generate data (no downloads).
+
+Every continuous-time system integrates with :func:`scipy.integrate.solve_ivp` (DOP853,
+``rtol=atol=1e-12``), discards a transient so that samples lie on the attractor, and
+returns an array ``(n_steps, n_features)`` sampled every ``dt``. The signature is the same
+for all: ``system(n_steps, dt=..., x0=None, random_state=None, **parameters)``.
+Discrete maps (:func:`linear`, :func:`slow_manifold`) iterate exactly.
+
+One module per family: ``_continuous`` (ODEs and exact maps), ``_labels``
+(:func:`as_xarray`); argument checks shared by all in ``_common``.
+"""
+
+from koop.systems._continuous import (
+    duffing,
+    integrate,
+    linear,
+    lorenz63,
+    pendulum,
+    rossler,
+    slow_manifold,
+    slow_manifold_eigenfunctions,
+    van_der_pol,
+)
+from koop.systems._labels import as_xarray
+
+__all__ = [
+    "lorenz63", "rossler", "duffing", "pendulum", "van_der_pol", "linear",
+    "slow_manifold", "slow_manifold_eigenfunctions", "integrate", "as_xarray",
+]
