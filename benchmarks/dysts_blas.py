@@ -19,6 +19,7 @@ budget) is the same in both runs, so each setting reproduces itself exactly.
 Usage::
 
     .venv/bin/python benchmarks/dysts_blas.py --out /tmp/dysts-blas           # full sweep
+    .venv/bin/python benchmarks/dysts_blas.py --out /tmp/dysts-blas --parallel
     .venv/bin/python benchmarks/dysts_blas.py --out /tmp/b -- --quick         # CI-sized
     .venv/bin/python benchmarks/dysts_blas.py --compare A/results.nc B/results.nc
 
@@ -43,8 +44,8 @@ SETTINGS = {
 }
 
 
-def run_sweep(name: str, out: Path, extra: list[str]) -> Path:
-    """One sweep in a fresh process with the BLAS setting ``name``; returns results.nc."""
+def start_sweep(name: str, out: Path, extra: list[str]):
+    """Start one sweep in a fresh process with the BLAS setting ``name``."""
     env = {k: v for k, v in os.environ.items()
            if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
     env.update(SETTINGS[name])
@@ -52,11 +53,30 @@ def run_sweep(name: str, out: Path, extra: list[str]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "koop.cli", "benchmark", "dysts", "--quiet",
            "--cache", str(folder / "cache"), "--out", str(folder / "results"), *extra]
-    start = time.monotonic()
-    with open(folder / "sweep.log", "w") as log:
-        subprocess.run(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, check=True)
-    print(f"{name}: {time.monotonic() - start:.0f} s ({' '.join(cmd[3:])})", flush=True)
-    return folder / "results" / "results.nc"
+    log = open(folder / "sweep.log", "w")  # closed by _finish when the run ends
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    return proc, log, folder / "results" / "results.nc", " ".join(cmd[3:])
+
+
+def run_sweeps(out: Path, extra: list[str], parallel: bool) -> list[Path]:
+    """Both sweeps, one after the other or side by side; returns their results.nc."""
+    paths, running = [], []
+    for name in SETTINGS:
+        start = time.monotonic()
+        running.append((name, start, *start_sweep(name, out, extra)))
+        if not parallel:
+            paths.append(_finish(*running.pop()))
+    paths += [_finish(*r) for r in running]
+    return paths
+
+
+def _finish(name, start, proc, log, path, cmd) -> Path:
+    code = proc.wait()
+    log.close()
+    print(f"{name}: {time.monotonic() - start:.0f} s, exit {code} ({cmd})", flush=True)
+    if code != 0:
+        raise RuntimeError(f"the {name} sweep failed; see {path.parent.parent / 'sweep.log'}")
+    return path
 
 
 def compare(path_a: Path, path_b: Path, labels=("unset", "set")) -> str:
@@ -90,12 +110,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("dysts-blas"))
     parser.add_argument("--compare", nargs=2, type=Path, metavar="RESULTS_NC")
+    parser.add_argument("--parallel", action="store_true",
+                        help="run the two sweeps side by side (two processes)")
     parser.add_argument("extra", nargs="*", help="arguments for koop benchmark dysts")
     args = parser.parse_args(argv)
     if args.compare:
         print(compare(*args.compare))
         return 0
-    paths = [run_sweep(name, args.out, args.extra) for name in SETTINGS]
+    paths = run_sweeps(args.out, args.extra, args.parallel)
     text = compare(*paths)
     (args.out / "comparison.txt").write_text(text + "\n")
     print(text)

@@ -26,6 +26,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-tune", action="store_true",
                         help="fixed default hyperparameters instead of choosing them per "
                              "system on the train trajectory")
+    parser.add_argument("--params-from", metavar="RESULTS_NC",
+                        help="reuse the hyperparameters a tuned run chose (its results.nc), "
+                             "e.g. the standard horizon's for --horizon long")
     parser.add_argument("--budget", type=int, default=DEFAULT_BUDGET,
                         help="candidates tried per method and system when tuning "
                              "(default: %(default)s)")
@@ -42,9 +45,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "method for all, rtol=atol=1e-12; Radau is dysts' own and is "
                              "much slower (default: %(default)s)")
     parser.add_argument("--n-jobs", type=int, default=1, help="systems run at once")
-    parser.add_argument("--timeout", type=float, default=300.0,
-                        help="hard wall-clock limit per system in seconds, 0 for none "
-                             "(default: %(default)s)")
+    parser.add_argument("--timeout", type=float, default=1800.0,
+                        help="hard wall-clock limit per system in seconds (data, tuning, "
+                             "fits), 0 for none; a guard against hangs, far above what any "
+                             "system needs, since a system over it fails and that depends on "
+                             "the machine (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="initial-condition seed")
     parser.add_argument("--quiet", action="store_true", help="no per-system lines")
     parser.add_argument("--list", action="store_true", help="print the system names and exit")
@@ -72,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         horizon=args.horizon,
         tune=not args.no_tune,
         budget=args.budget,
+        params_from=args.params_from,
         integrator=args.integrator,
         timeout=args.timeout if args.timeout > 0 else None,
         n_jobs=args.n_jobs,

@@ -20,7 +20,7 @@ from koop.bench._dysts_data import (
     list_systems,
     make_dataset,
 )
-from koop.bench._dysts_suite import BEST, QUICK_SYSTEMS, dysts_suite
+from koop.bench._dysts_suite import BEST, QUICK_SYSTEMS, chosen_params, dysts_suite
 from koop.bench._methods import ForecastMethod, default_methods, tuned_methods
 from koop.bench._protocol import (
     SMAPE_SCALE,
@@ -39,6 +39,7 @@ from koop.bench.baselines import PUBLISHED_MEDIAN_SMAPE, PUBLISHED_SMAPE, publis
 
 __all__ = [
     "dysts_suite",
+    "chosen_params",
     "make_dataset",
     "list_systems",
     "check_systems",

@@ -22,6 +22,7 @@ history, not a point.
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
 import zlib
@@ -251,7 +252,7 @@ def make_dataset(
     n_reference: int = 1000,
     method: str = "auto",
     tol: float = 1e-12,
-    time_limit: float = 120.0,
+    time_limit: float = 600.0,
     random_state: int = 0,
     cache_dir: str | Path | None = None,
 ) -> DystsData:
@@ -339,7 +340,7 @@ def make_dataset(
                      int(counter.total))
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
+        tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")  # runs may share a cache
         np.savez(tmp, train=train, test=test, dt=dt, lyap=data.lyapunov_exponent,
                  period=data.period, integrator=used, generation_time=elapsed,
                  rhs_evaluations=data.rhs_evaluations)

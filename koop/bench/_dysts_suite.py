@@ -29,7 +29,7 @@ from koop.bench._results import to_dataset
 from koop.bench._tuning import DEFAULT_BUDGET, DEFAULT_ORIGINS, TuningError, tune
 from koop.bench._workers import run_isolated
 
-__all__ = ["dysts_suite", "QUICK_SYSTEMS", "BEST"]
+__all__ = ["dysts_suite", "chosen_params", "QUICK_SYSTEMS", "BEST"]
 
 #: Systems of ``quick=True``: two classic flows, a hyperchaotic one and a delay system.
 QUICK_SYSTEMS = ("Lorenz", "Rossler", "HyperRossler", "MackeyGlass")
@@ -104,7 +104,11 @@ def _evaluate(method, data, variant, protocol, settings) -> dict:
     test, train = data.test[:, sel], data.train[:, sel]
     ppp = protocol["pts_per_period"]
     params = None
-    if settings["tune"] and method.space is not None:
+    chosen = settings.get("chosen", {}).get((data.name, method.name))
+    if chosen is not None:  # hyperparameters chosen by an earlier run's tuning
+        params, val = chosen
+        rec.update(val_smape=val, tune_time=0.0, n_tried=0, params=json.dumps(params))
+    elif settings["tune"] and method.space is not None:
         n_tune = _TUNE_PERIODS * ppp
         try:
             tuned = tune(method, train[:n_tune], pts_per_period=ppp, dt=data.dt,
@@ -136,6 +140,39 @@ def _evaluate(method, data, variant, protocol, settings) -> dict:
     if note:
         rec["reason"] = "; ".join(r for r in (rec["reason"], note) if r)
     return rec
+
+
+def chosen_params(results) -> dict:
+    """``{(system, method): (params, validation sMAPE)}`` from a tuned run's results.
+
+    Parameters
+    ----------
+    results : xarray.Dataset or path
+        The output of a tuned :func:`dysts_suite` (or its ``results.nc``).
+
+    Returns
+    -------
+    dict
+        For every (system, method) whose tuning succeeded; ``BestOfKoop`` is left out (it
+        is recomputed from the validation scores).
+    """
+    import xarray as xr
+
+    ds = results if isinstance(results, xr.Dataset) else xr.load_dataset(results)
+    if "params" not in ds:
+        raise ValueError("these results hold no tuned hyperparameters (a run with "
+                         "tune=False, or an older format).")
+    out = {}
+    for system in ds["system"].values:
+        for model in ds["model"].values:
+            if model == BEST:
+                continue
+            cell = ds.sel(system=system, model=model)
+            text = str(cell["params"].values)
+            if text and str(cell["status"].values) != "failed":
+                out[(str(system), str(model))] = (json.loads(text),
+                                                  float(cell["val_smape"].values))
+    return out
 
 
 def _best_of(records: dict, tuned_names: list[str]) -> dict:
@@ -179,7 +216,8 @@ def _run_system(name, variant, protocol, methods, integrator, time_limit, random
                 "status": "failed",
                 "reason": f"{type(exc).__name__}: {exc} "
                           f"({traceback.format_exc(limit=1).splitlines()[-1]})"}
-    tuned = [m.name for m in methods if settings["tune"] and m.space is not None]
+    tuned = [m.name for m in methods if (settings["tune"] and m.space is not None)
+             or any(key[1] == m.name for key in settings.get("chosen", {}))]
     if settings["best"]:
         out["methods"][BEST] = _best_of(out["methods"], tuned)
     return out
@@ -254,12 +292,13 @@ def dysts_suite(
     methods=None,
     tune: bool = True,
     budget: int = DEFAULT_BUDGET,
+    params_from=None,
     origins=DEFAULT_ORIGINS,
     n_periods: int | None = None,
     pts_per_period: int | None = None,
     tol: float | None = None,
     integrator: str = "auto",
-    time_limit: float = 120.0,
+    time_limit: float = 600.0,
     timeout: float | None = None,
     n_jobs: int = 1,
     cache_dir: str | Path | None = None,
@@ -309,6 +348,10 @@ def dysts_suite(
     budget : int
         Candidates tried per method and system (a count, so every machine makes the
         same choice; the time it took is ``tune_time``).
+    params_from : xarray.Dataset or path, optional
+        Results of an earlier tuned run (e.g. the standard horizon): each system and
+        method takes the hyperparameters chosen there instead of tuning again, as
+        Gilpin's long-horizon runs reuse the 12-period tuning.
     origins : sequence
         Validation forecast origins on the train trajectory (fractions or indices).
     n_periods, pts_per_period, tol : optional
@@ -381,8 +424,11 @@ def dysts_suite(
         raise ValueError(f"method names must be unique and not {BEST!r}, got "
                          f"{method_names}.")
     n_tuned = sum(m.space is not None for m in methods) if tune else 0
+    chosen = {} if params_from is None else chosen_params(params_from)
+    if chosen:
+        n_tuned = len({key[1] for key in chosen} & set(method_names))
     settings = {"tune": bool(tune), "budget": int(budget), "origins": tuple(origins),
-                "res_tol": float(residual_tol), "best": n_tuned >= 2}
+                "res_tol": float(residual_tol), "best": n_tuned >= 2, "chosen": chosen}
     if settings["best"]:
         method_names.append(BEST)
     args = (variant, protocol, list(methods), integrator, float(time_limit), int(random_state),
@@ -420,7 +466,8 @@ def dysts_suite(
         "n_fit": protocol["origin"],
         "n_forecast": protocol["horizon"],
         "tuned": int(bool(tune)),
-        "tuning": (f"per system on the train trajectory's first {_TUNE_PERIODS} periods "
+        "tuning": ("hyperparameters chosen by an earlier run's tuning" if chosen else
+                   f"per system on the train trajectory's first {_TUNE_PERIODS} periods "
                    f"(5/6 split), origins {list(settings['origins'])}, budget "
                    f"{settings['budget']} candidates per method" if tune else "none"),
         "smape_scale": SMAPE_SCALE,

@@ -147,63 +147,74 @@ def default_methods(variant: str, pts_per_period: int) -> list[ForecastMethod]:
 
 
 # -- search spaces (module level, ordered: a budget of k tries the first k) ------------
+# Designed on seed-1 data of every other system (separate initial conditions from the
+# scored seed-0 runs): long windows and high ranks for the delay models, delay vectors
+# spanning 0.4-0.8 of a period for the kernel (docs/dysts_benchmark.md, "Tuning").
 def _interleave(*groups):
     """Round-robin over candidate groups, so a small budget still spans each group."""
     out = []
-    for i in range(max(len(g) for g in groups)):
+    for i in range(max((len(g) for g in groups), default=0)):
         out += [g[i] for g in groups if i < len(g)]
     return out
 
 
-def _window_sizes(p: int, n_features: int) -> list[int]:
-    """Delay counts from a quarter period to two periods, capped at 400 coordinates."""
-    sizes = [p // 4, p // 2, p, p // 10, 2 * p]
-    return [q for q in dict.fromkeys(max(2, q) for q in sizes) if (q + 1) * n_features <= 400]
+def _windows(p: int, n_features: int, fractions, cap: int) -> list[int]:
+    """Delay counts at these fractions of a period, with at most ``cap`` coordinates."""
+    sizes = dict.fromkeys(max(2, round(f * p)) for f in fractions)
+    return [q for q in sizes if (q + 1) * n_features <= cap]
+
+
+def _delay_models(p, n_features, fractions, cap, ranks, extras=({},)) -> list[dict]:
+    """(n_delays, rank, extras) candidates, round-robin over the windows; a system too
+    wide for every window at ``fractions`` gets a quarter period instead."""
+    windows = (_windows(p, n_features, fractions, cap)
+               or _windows(p, n_features, (0.25,), cap))
+    return _interleave(*[[{"n_delays": q, "rank": r, **extra} for extra in extras
+                          for r in ranks if r <= (q + 1) * n_features] for q in windows])
 
 
 def _hankel_space(p: int, n_features: int) -> list[dict]:
-    ranks = (8, 16, 32, 4, 64)
-    return _interleave(*[[{"n_delays": q, "rank": r} for r in ranks if r <= q + 1]
-                         for q in _window_sizes(p, n_features)])
-
-
-def _havok_space(p: int, n_features: int) -> list[dict]:
-    ranks = (10, 15, 5, 25)
-    return _interleave(*[[{"n_delays": q, "rank": r} for r in ranks if r <= q + 1]
-                         for q in _window_sizes(p, n_features)[:3]])
+    return _delay_models(p, n_features, (2, 1, 3, 0.5), 1000, (64, 128, 32, 16))
 
 
 def _resdmd_space(p: int, n_features: int) -> list[dict]:
-    groups = []
-    for q in _window_sizes(p, n_features)[:3]:
-        groups.append([{"n_delays": q, "rank": r, "forecast": "modes", "residual_tol": tol}
-                       for r in (16, 32) if r <= q + 1 for tol in (0.2, 0.1, 0.5)])
-    return _interleave(*groups)
+    gates = [{"forecast": "modes", "residual_tol": tol} for tol in (0.1, 0.05, 0.2)]
+    return _delay_models(p, n_features, (2, 1), 400, (64, 32), gates)
+
+
+def _havok_space(p: int, n_features: int) -> list[dict]:
+    return _delay_models(p, n_features, (0.5, 1, 2), 1000, (25, 15, 5, 40))
 
 
 def _mpedmd_space(p: int, n_features: int) -> list[dict]:
-    return _interleave(*[[{"n_delays": q, "rank": r} for r in (16, 8, 32) if r <= q + 1]
-                         for q in _window_sizes(p, n_features)[:3]])
+    return _delay_models(p, n_features, (0.5, 1, 2), 400, (16, 8, 32))
 
 
-def _delay_grid(p: int, univariate: bool) -> list[tuple[int, int]]:
-    strides = [max(1, p // 20), max(1, p // 10), max(1, p // 50)]
-    counts = (4, 2, 6) if univariate else (1, 2, 0)
-    return [(k, s) for k in counts for s in dict.fromkeys(strides)]
+def _delays(p: int, pairs) -> list[tuple[int, int]]:
+    """(count, stride) pairs with strides given as fractions of a period."""
+    return list(dict.fromkeys((k, max(1, round(f * p))) for k, f in pairs))
 
 
 def _edmd_space(p: int, n_features: int) -> list[dict]:
-    return _interleave(*[[{"delays": d, "regularization": reg} for d in
-                          _delay_grid(p, n_features == 1)] for reg in (0.0, 1e-4)])
+    if n_features == 1:
+        pairs = ((6, 0.02), (4, 0.1), (2, 0.02), (6, 0.1), (4, 0.05), (2, 0.1))
+    else:
+        pairs = ((0, 0.1), (1, 0.1), (1, 0.05), (2, 0.05), (1, 0.2), (2, 0.1))
+    return _interleave(*[[{"delays": d, "regularization": reg} for d in _delays(p, pairs)]
+                         for reg in (0.0, 1e-4)])
 
 
 def _kernel_space(p: int, n_features: int) -> list[dict]:
+    if n_features == 1:
+        pairs = ((4, 0.1), (8, 0.1), (4, 0.2), (8, 0.05))
+    else:
+        pairs = ((2, 0.1), (4, 0.1), (2, 0.2), (4, 0.05))
     groups = []
-    for k, s in _delay_grid(p, n_features == 1)[:4]:
+    for k, s in _delays(p, pairs):
         # z-scored coordinates: the mean distance to the mean is about sqrt(dimension)
         scale = ((k + 1) * n_features) ** 0.5
         groups.append([{"delays": (k, s), "width": c * scale, "rank": r}
-                       for c in (1.0, 0.5, 2.0) for r in (50, 20)])
+                       for c in (2.0, 1.0, 4.0) for r in (50, None)])
     return _interleave(*groups)
 
 
@@ -213,16 +224,18 @@ def tuned_methods(variant: str, pts_per_period: int) -> list[ForecastMethod]:
     Each starts from the untuned defaults and has a search space (``space``) that
     :func:`koop.bench.tune` searches per system on the train trajectory:
 
-    * ``HankelDMD``: ``n_delays`` from a quarter period to two periods, ``rank`` 4-64;
-    * ``EDMD``: quadratic monomials of delay vectors (counts and strides), with and
-      without Tikhonov regularisation;
-    * ``ResDMD``: the ``TimeDelay`` dictionary, forecasting only with the eigenpairs
-      whose ResDMD residual on the history is at most ``residual_tol``;
-    * ``HAVOK``: ``n_delays`` and ``rank`` (zero forcing in the forecast);
-    * ``KernelEDMD``: a Gaussian kernel on delay vectors (300 Nystrom centres), width
-      and rank;
+    * ``HankelDMD``: ``n_delays`` from half a period to three periods, ``rank`` 16-128
+      (16 candidates);
+    * ``EDMD``: quadratic monomials of delay vectors (6 counts and strides), with and
+      without Tikhonov regularisation (12);
+    * ``ResDMD``: the ``TimeDelay`` dictionary of one or two periods, rank 32 or 64,
+      forecasting only with the eigenpairs whose ResDMD residual on the history is at
+      most ``residual_tol`` (0.05, 0.1, 0.2; 12);
+    * ``HAVOK``: ``n_delays`` and ``rank`` (zero forcing in the forecast; 12);
+    * ``KernelEDMD``: a Gaussian kernel on delay vectors spanning 0.4-0.8 of a period
+      (300 Nystrom centres), width 1-4 times the data's scale, rank 50 or all (24);
     * ``MPEDMD``: the measure-preserving (unitary) truncation on the ``TimeDelay``
-      dictionary.
+      dictionary (9).
 
     Examples
     --------
@@ -230,7 +243,7 @@ def tuned_methods(variant: str, pts_per_period: int) -> list[ForecastMethod]:
     >>> [m.name for m in methods]
     ['HankelDMD', 'EDMD', 'ResDMD', 'HAVOK', 'KernelEDMD', 'MPEDMD']
     >>> methods[0].candidates(100, 1)[0]
-    {'n_delays': 25, 'rank': 8}
+    {'n_delays': 200, 'rank': 64}
     """
     edmd_defaults = {"delays": _edmd_delays(variant, pts_per_period)}
     q = max(2, pts_per_period // 2)

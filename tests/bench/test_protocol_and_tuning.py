@@ -142,3 +142,21 @@ def test_long_horizon_protocol_fits_a_sixth_and_forecasts_the_rest():
     assert (p["n_periods"], p["origin"], p["horizon"]) == (60, 1000, 5000)
     p = _protocol(False, None, None, None)
     assert (p["n_periods"], p["origin"], p["horizon"]) == (12, 1000, 200)
+
+
+def test_params_from_an_earlier_run_skip_tuning_and_keep_the_choice(tmp_path):
+    pytest.importorskip("dysts")
+    from koop.bench import chosen_params, dysts_suite
+
+    methods = tuned_methods("univariate", 25)[:2]
+    first = dysts_suite(["Lorenz"], quick=True, budget=3, methods=methods, cache_dir=tmp_path)
+    chosen = chosen_params(first)
+    assert set(chosen) == {("Lorenz", "HankelDMD"), ("Lorenz", "EDMD")}
+    again = dysts_suite(["Lorenz"], quick=True, methods=methods, cache_dir=tmp_path,
+                        params_from=first)
+    assert (again["n_tried"].sel(model=["HankelDMD", "EDMD"]) == 0).all()
+    for name in ("params", "smape", "val_smape"):
+        assert (again[name].values == first[name].values).all(), name
+    with pytest.raises(ValueError, match="no tuned hyperparameters"):
+        chosen_params(dysts_suite(["Lorenz"], quick=True, tune=False, cache_dir=tmp_path)
+                      .drop_vars("params"))
