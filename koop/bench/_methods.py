@@ -166,28 +166,32 @@ def _windows(p: int, n_features: int, fractions, cap: int) -> list[int]:
 
 def _delay_models(p, n_features, fractions, cap, ranks, extras=({},)) -> list[dict]:
     """(n_delays, rank, extras) candidates, round-robin over the windows; a system too
-    wide for every window at ``fractions`` gets a quarter period instead."""
+    wide for every window at ``fractions`` gets one shorter window (a quarter or a tenth
+    of a period) instead."""
     windows = (_windows(p, n_features, fractions, cap)
-               or _windows(p, n_features, (0.25,), cap))
+               or _windows(p, n_features, (0.25, 0.1), cap)[:1])
     return _interleave(*[[{"n_delays": q, "rank": r, **extra} for extra in extras
                           for r in ranks if r <= (q + 1) * n_features] for q in windows])
 
 
+# Window caps in delay coordinates ((q + 1) * n_features): every univariate window of the
+# spaces fits; a multivariate state gets the shorter windows only, which keeps the cost of
+# a multivariate sweep near the univariate one.
 def _hankel_space(p: int, n_features: int) -> list[dict]:
-    return _delay_models(p, n_features, (2, 1, 3, 0.5), 1000, (64, 128, 32, 16))
+    return _delay_models(p, n_features, (2, 1, 3, 0.5), 400, (64, 128, 32, 16))
 
 
 def _resdmd_space(p: int, n_features: int) -> list[dict]:
     gates = [{"forecast": "modes", "residual_tol": tol} for tol in (0.1, 0.05, 0.2)]
-    return _delay_models(p, n_features, (2, 1), 400, (64, 32), gates)
+    return _delay_models(p, n_features, (2, 1), 210, (64, 32), gates)
 
 
 def _havok_space(p: int, n_features: int) -> list[dict]:
-    return _delay_models(p, n_features, (0.5, 1, 2), 1000, (25, 15, 5, 40))
+    return _delay_models(p, n_features, (0.5, 1, 2), 400, (25, 15, 5, 40))
 
 
 def _mpedmd_space(p: int, n_features: int) -> list[dict]:
-    return _delay_models(p, n_features, (0.5, 1, 2), 400, (16, 8, 32))
+    return _delay_models(p, n_features, (0.5, 1, 2), 210, (16, 8, 32))
 
 
 def _delays(p: int, pairs) -> list[tuple[int, int]]:
@@ -209,12 +213,13 @@ def _kernel_space(p: int, n_features: int) -> list[dict]:
         pairs = ((4, 0.1), (8, 0.1), (4, 0.2), (8, 0.05))
     else:
         pairs = ((2, 0.1), (4, 0.1), (2, 0.2), (4, 0.05))
+    widths = (2.0, 1.0, 4.0) if n_features == 1 else (2.0, 1.0)
     groups = []
     for k, s in _delays(p, pairs):
         # z-scored coordinates: the mean distance to the mean is about sqrt(dimension)
         scale = ((k + 1) * n_features) ** 0.5
         groups.append([{"delays": (k, s), "width": c * scale, "rank": r}
-                       for c in (2.0, 1.0, 4.0) for r in (50, None)])
+                       for c in widths for r in (50, None)])
     return _interleave(*groups)
 
 
