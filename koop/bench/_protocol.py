@@ -149,6 +149,15 @@ def forecast(method, history: np.ndarray, horizon: int, params: dict | None = No
     Returns
     -------
     Forecast
+
+    Examples
+    --------
+    >>> from koop.bench import tuned_methods
+    >>> hankel = tuned_methods("univariate", 20)[0]
+    >>> x = np.cos(2 * np.pi * np.arange(120.0) / 20)[:, None]
+    >>> out = forecast(hankel, x[:100], 20, {"n_delays": 10, "rank": 2}, pts_per_period=20)
+    >>> bool(np.allclose(out.prediction, x[100:], atol=1e-8)), out.prediction.shape
+    (True, (20, 1))
     """
     params = dict(method.defaults if params is None else params)
     mean, std = history.mean(axis=0), history.std(axis=0)
@@ -215,8 +224,16 @@ def score(target: np.ndarray, prediction: np.ndarray, *, history: np.ndarray, dt
 
     A forecast with inf/NaN entries (a diverged model) scores the worst sMAPE term
     (200) there. ``vpt`` is the NRMSE criterion (per-feature std of the history, 0.4);
-    ``vpt_smape`` the cumulative-sMAPE one (:func:`cumulative_smape_vpt`); both are NaN
-    without a positive Lyapunov exponent.
+    ``vpt_smape`` the cumulative-sMAPE one (:func:`cumulative_smape_vpt`); both are
+    absent without a positive Lyapunov exponent.
+
+    Examples
+    --------
+    >>> t = np.ones((10, 1))
+    >>> out = score(t, 1.5 * t, history=np.arange(20.0)[:, None], dt=0.1,
+    ...             lyapunov_exponent=2.0)
+    >>> round(out["smape"], 1), out["vpt_smape"], round(out["rmse"], 2)
+    (40.0, 0.0, 0.5)
     """
     pred = np.where(np.isfinite(prediction), prediction, np.inf)
     out = {"smape": smape(target, pred, scale=SMAPE_SCALE)}

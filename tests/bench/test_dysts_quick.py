@@ -102,6 +102,10 @@ def test_quick_suite_runs_and_records_failures(tmp_path):
     assert float(sm.min()) >= 0 and float(sm.max()) <= 200
     assert (ds["reason"].where(~ok, "x") != "").all()  # every failure says why
     assert ds.attrs["smape_scale"] == 200.0
+    # the system's invariants from dysts' metadata and the BLAS kernels travel along
+    assert float(ds["correlation_dimension"].sel(system="Lorenz")) == pytest.approx(1.99, abs=0.01)
+    assert ds.attrs["blas"]  # e.g. "openblas 0.3.30 SkylakeX; ..."
+    assert (ds["rhs_evaluations"].sel(system="Lorenz") > 0).all()
     assert len(list(tmp_path.glob("*.npz"))) == 4  # data cached
     text = summarize(ds)
     assert "broken" in text and "failed (system, model) pairs" in text
