@@ -44,6 +44,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "side evaluations than a fixed cap (stiff); or one solve_ivp "
                              "method for all, rtol=atol=1e-12; Radau is dysts' own and is "
                              "much slower (default: %(default)s)")
+    parser.add_argument("--time-limit", type=float, default=600.0,
+                        help="seconds allowed for integrating one system; over it the system "
+                             "fails (never switches integrator) (default: %(default)s)")
     parser.add_argument("--n-jobs", type=int, default=1, help="systems run at once")
     parser.add_argument("--timeout", type=float, default=1800.0,
                         help="hard wall-clock limit per system in seconds (data, tuning, "
@@ -79,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         budget=args.budget,
         params_from=args.params_from,
         integrator=args.integrator,
+        time_limit=args.time_limit,
         timeout=args.timeout if args.timeout > 0 else None,
         n_jobs=args.n_jobs,
         cache_dir=None if args.no_cache else args.cache,

@@ -160,3 +160,16 @@ def test_params_from_an_earlier_run_skip_tuning_and_keep_the_choice(tmp_path):
     with pytest.raises(ValueError, match="no tuned hyperparameters"):
         chosen_params(dysts_suite(["Lorenz"], quick=True, tune=False, cache_dir=tmp_path)
                       .drop_vars("params"))
+
+
+def test_a_zero_budget_fails_every_tuned_model_with_its_reason_and_the_sweep_goes_on():
+    pytest.importorskip("dysts")
+    from koop.bench import dysts_suite
+
+    ds = dysts_suite(["Lorenz", "Rossler"], quick=True, budget=0,
+                     methods=tuned_methods("univariate", 25)[:2])
+    assert ds.sizes == {"system": 2, "model": 3}  # two methods and BestOfKoop
+    assert (ds["status"] == "failed").all()
+    reasons = ds["reason"].sel(model=["HankelDMD", "EDMD"]).values.ravel()
+    assert all("budget of 0 candidate(s) tries nothing" in r for r in reasons), reasons
+    assert (ds["reason"].sel(model="BestOfKoop") == "no tuned method has a validation score").all()
