@@ -6,7 +6,8 @@ returns an array ``(n_steps, n_features)`` sampled every ``dt``. The signature i
 for all: ``system(n_steps, dt=..., x0=None, random_state=None, **parameters)``.
 Discrete maps (:func:`linear`, :func:`slow_manifold`) iterate exactly.
 
-One module per family: ``_continuous`` (ODEs and exact maps), ``_labels``
+One module per family: ``_continuous`` (ODEs and exact maps), ``_control`` (systems
+driven by an input: :func:`van_der_pol_control` returns states and inputs), ``_labels``
 (:func:`as_xarray`); argument checks shared by all in ``_common``.
 """
 
@@ -21,9 +22,15 @@ from koop.systems._continuous import (
     slow_manifold_eigenfunctions,
     van_der_pol,
 )
+from koop.systems._control import (
+    van_der_pol_control,
+    van_der_pol_control_rhs,
+    van_der_pol_control_step,
+)
 from koop.systems._labels import as_xarray
 
 __all__ = [
     "lorenz63", "rossler", "duffing", "pendulum", "van_der_pol", "linear",
     "slow_manifold", "slow_manifold_eigenfunctions", "integrate", "as_xarray",
+    "van_der_pol_control", "van_der_pol_control_step", "van_der_pol_control_rhs",
 ]
