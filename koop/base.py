@@ -163,22 +163,32 @@ class KoopmanEstimator(BaseEstimator):
         """
         return self._lift(X) @ self._eigvecs_reduced_
 
-    def predict(self, X: Any) -> np.ndarray:
+    def _refuse_inputs(self, u: Any) -> None:
+        if u is not None:
+            raise ValueError(
+                f"u was given, but this {type(self).__name__} was fitted without inputs; "
+                "fit koop.estimators.DMDc or EDMDc on data with inputs (fit(X, u=U))."
+            )
+
+    def predict(self, X: Any, u: Any = None) -> np.ndarray:
         r"""One-step-ahead state for each row: :math:`\hat x_{n+1} = h(x_n) K_r C_r`.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features_in_)
             For a lagged dictionary, consecutive samples of one trajectory.
+        u : None
+            Models without inputs refuse inputs (see :class:`~koop.estimators.EDMDc`).
 
         Returns
         -------
         ndarray of shape (n_samples - n_lags_, n_features_in_)
         """
+        self._refuse_inputs(u)
         Z = self._lift(X)
         return self._real_if_real(Z @ self.reduced_matrix_ @ self.state_map_)
 
-    def simulate(self, x0: Any, n_steps: int) -> np.ndarray:
+    def simulate(self, x0: Any, n_steps: int, u: Any = None) -> np.ndarray:
         r"""Iterate the linear Koopman model from ``x0``.
 
         :math:`h_0 = \psi(x_0) Q`, :math:`h_{k} = h_{k-1} K_r`, :math:`x_k = h_k C_r`.
@@ -190,6 +200,8 @@ class KoopmanEstimator(BaseEstimator):
             (oldest first).
         n_steps : int
             Number of steps.
+        u : None
+            Models without inputs refuse inputs (see :class:`~koop.estimators.EDMDc`).
 
         Returns
         -------
@@ -197,6 +209,7 @@ class KoopmanEstimator(BaseEstimator):
             The states after ``x0``.
         """
         check_is_fitted(self, "reduced_matrix_")
+        self._refuse_inputs(u)
         if isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer):
             raise TypeError(f"n_steps must be a non-negative integer, got {n_steps!r}.")
         if n_steps < 0:

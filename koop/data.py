@@ -505,11 +505,15 @@ class ControlledTrajectories:
         One ``(n_i, n_inputs)`` block per trajectory or pair block.
     input_names : tuple of str or None
         Names of the inputs, when the input carried them (xarray).
+    per_transition : bool
+        Whether some block came with one row per transition (its last row was then
+        filled in by repeating the one before; no pair uses it).
     """
 
     data: Trajectories
     inputs: tuple
     input_names: tuple | None = None
+    per_transition: bool = False
 
     @property
     def n_inputs(self) -> int:
@@ -655,6 +659,7 @@ def as_controlled_trajectories(
     multi = len(arrays) > 1
     blocks = []
     n_inputs = None
+    per_transition = False
     for i, (x, a) in enumerate(zip(data.trajectories, arrays, strict=True)):
         where = f"[{i}]" if multi else ""
         ub = check_array(a, name=f"u{where}")
@@ -672,10 +677,11 @@ def as_controlled_trajectories(
                 raise _input_rows_error(name, k, n, True, where)
         elif k == n - 1:
             ub = np.vstack([ub, ub[-1:]]) if k else np.zeros((1, ub.shape[1]), ub.dtype)
+            per_transition = True
         elif k != n:
             raise _input_rows_error(name, k, n, False, where)
         blocks.append(ub)
-    return ControlledTrajectories(data, tuple(blocks), input_names)
+    return ControlledTrajectories(data, tuple(blocks), input_names, per_transition)
 
 
 def _is_number_rows(u: Sequence) -> bool:

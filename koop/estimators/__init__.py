@@ -1,14 +1,18 @@
-"""Koopman estimators: DMD, EDMD, KernelEDMD, ResDMD, HankelDMD, HAVOK.
+"""Koopman estimators: DMD, EDMD, KernelEDMD, ResDMD, HankelDMD, HAVOK; DMDc and EDMDc
+for systems driven by inputs.
 
 All share the scikit-learn contract of :class:`koop.base.KoopmanEstimator`.
 """
 
 from koop.estimators._dmd import DMD
+from koop.estimators._dmdc import DMDc
 from koop.estimators._edmd import EDMD
+from koop.estimators._edmdc import EDMDc
 from koop.estimators._hankel import HankelDMD
 from koop.estimators._havok import HAVOK
 from koop.estimators._kernel_edmd import KernelEDMD
 from koop.estimators._mpedmd import MPEDMD
 from koop.estimators._resdmd import ResDMD
 
-__all__ = ["DMD", "EDMD", "ResDMD", "MPEDMD", "KernelEDMD", "HankelDMD", "HAVOK"]
+__all__ = ["DMD", "EDMD", "ResDMD", "MPEDMD", "KernelEDMD", "HankelDMD", "HAVOK", "DMDc",
+           "EDMDc"]

@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from koop.base import KoopmanEstimator
 from koop.dictionaries import Dictionary, Identity
+from koop.estimators._online import OnlineMixin, _check_forgetting
 from koop.estimators._solvers import (
     _check_dictionary_param,
     _check_rank_param,
@@ -36,7 +37,7 @@ def _check_edmd_params(est) -> None:
     _check_rcond_param(est.rcond)
 
 
-class EDMD(KoopmanEstimator):
+class EDMD(OnlineMixin, KoopmanEstimator):
     r"""Extended DMD (Williams, Kevrekidis & Rowley 2015): :math:`K = G^{+}A`.
 
     With the dictionary :math:`\psi` evaluated on snapshot pairs,
@@ -63,6 +64,9 @@ class EDMD(KoopmanEstimator):
         Samples per chunk for the streamed Gram build.
     rcond : float, optional
         Relative eigenvalue cut-off for :math:`G` (default :math:`M\varepsilon`).
+    forgetting_factor : float in (0, 1], optional
+        Exponential forgetting for :meth:`partial_fit` (online learning: see
+        :mod:`koop.estimators._online`); ``fit`` weighs its data as usual.
 
     Attributes
     ----------
@@ -100,6 +104,7 @@ class EDMD(KoopmanEstimator):
         backend: str = "numba",
         chunk_size: int | None = None,
         rcond: float | None = None,
+        forgetting_factor: float | None = None,
     ) -> None:
         self.dictionary = dictionary
         self.rank = rank
@@ -107,6 +112,7 @@ class EDMD(KoopmanEstimator):
         self.backend = backend
         self.chunk_size = chunk_size
         self.rcond = rcond
+        self.forgetting_factor = forgetting_factor
 
     def _fit_dictionary(self, data) -> Dictionary:
         dictionary = Identity() if self.dictionary is None else clone(self.dictionary)
@@ -132,6 +138,7 @@ class EDMD(KoopmanEstimator):
         self
         """
         _check_edmd_params(self)
+        self._reset_stream()  # online learning (koop.estimators._online): fit starts afresh
         data = self._validate_training_data(X, y, dt, lazy=self.backend == "dask")
         self.n_features_in_ = data.n_features
         self._set_feature_names(data)
@@ -143,6 +150,13 @@ class EDMD(KoopmanEstimator):
         self.n_dropped_directions_ = model.n_dropped
         self._set_reduced_model(model.basis, model.reduced, model.state_map, data.dt)
         return self
+
+    # -- online learning (partial_fit from koop.estimators._online.OnlineMixin) ---------
+    _stream_kind = "gram"
+
+    def _check_params(self) -> None:
+        _check_edmd_params(self)
+        _check_forgetting(self.forgetting_factor)
 
     @property
     def koopman_matrix_(self) -> np.ndarray:  # type: ignore[override]

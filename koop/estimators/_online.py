@@ -1,0 +1,356 @@
+r"""Online learning: ``partial_fit`` through sufficient statistics that add up.
+
+Every estimator here solves from statistics that are sums over snapshot pairs: the Gram
+matrices :math:`G = \sum_m w_m\psi(x_m)\psi(x_m)^*, A, L, C`
+(:class:`~koop.gram.GramMatrices`) or the R factor of the weighted data rows
+(:class:`RSums`, :math:`R^*R = \sum_m w_m r_m r_m^*`). New data therefore update a
+model at the cost of the new pairs alone, and the result after any sequence of
+``partial_fit`` calls equals one ``fit`` on all the data (up to rounding).
+
+The rules (the same for every estimator with ``partial_fit``):
+
+* **Trajectories across calls.** A batch given as one array (or a DataArray without a
+  trajectory dimension) continues the trajectory of the previous ``partial_fit`` array:
+  its first samples pair with the last ones of the previous batch (for a dictionary
+  with ``n_lags`` the last ``n_lags + 1`` samples are kept, so that every delay window
+  straddling the boundary is counted once). A list of trajectories, snapshot pairs
+  ``(X, y)``, and ``fit`` are complete data: they pair with nothing before or after, so
+  ``fit(X); partial_fit(X2)`` equals ``fit([X, X2])`` and ``partial_fit(X1);
+  partial_fit(X2)`` equals ``fit(np.concatenate([X1, X2]))``.
+* **Inputs across calls.** A continuing batch needs one input row per *sample*: the last
+  row drives the step to the first sample of the next batch.
+* **The dictionary is fixed by the first call.** A dictionary fitted to data (RBF
+  centres, a width or scale from the data) is fitted on the first batch (or by ``fit``)
+  and never refitted; a data-independent dictionary (Identity, Polynomial, TimeDelay)
+  makes ``partial_fit`` equal ``fit`` on the concatenation exactly. To fix a
+  data-dependent dictionary on representative data, call ``fit`` on them first.
+* **Forgetting.** With ``forgetting_factor`` :math:`\rho < 1`, each ``partial_fit`` of
+  :math:`n` new pairs multiplies the weight of everything seen before by
+  :math:`\rho^{n}`; pair :math:`m` of :math:`N` seen so far thus weighs :math:`\rho^{N-1-m}`
+  (exponentially weighted least squares, Zhang, Rowley, Deem & Cattafesta 2019). The
+  effective window holds :math:`1/(1-\rho)` pairs and the estimate describes the system
+  about :math:`\rho/(1-\rho)` steps in the past (the weighted mean age). ``fit`` weighs its
+  own data as usual (uniformly, or by ``weights``); forgetting acts from the next
+  ``partial_fit`` on.
+* With default weights the model is solved from the weighted *mean* (as ``fit``); with
+  ``weights`` (one per new pair, the boundary pairs included) from the weighted sums.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from koop.data import (
+    ControlledTrajectories,
+    Trajectories,
+    as_controlled_trajectories,
+    as_trajectories,
+    check_weights,
+)
+from koop.gram import GramMatrices, build_gram
+
+__all__ = ["OnlineMixin", "RSums", "StreamState"]
+
+
+@dataclass(frozen=True)
+class RSums:
+    r"""The R factor of weighted data rows: :math:`R^*R = \sum_m w_m r_m r_m^*`.
+
+    ``R`` has at most as many rows as columns (economy QR), so it stays as small as the
+    data it summarises allows; stacking two factors and re-factoring merges them
+    (a tall-skinny QR).
+
+    Attributes
+    ----------
+    R : ndarray (k, n_columns)
+    n_samples : int
+        Number of rows (snapshot pairs) summarised.
+    weights_sum : float
+        :math:`\sum_m w_m`.
+    uniform : bool
+        Built with the default weights (1 per row; unlike Gram matrices the factor is not
+        divided by the count, so that singular values are those of the data).
+    """
+
+    R: np.ndarray
+    n_samples: int
+    weights_sum: float
+    uniform: bool = False
+
+    @staticmethod
+    def of(rows: np.ndarray, weights: np.ndarray | None = None) -> RSums:
+        """The factor of ``rows`` with weights (default 1 each)."""
+        rows = np.asarray(rows)
+        n = rows.shape[0]
+        w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
+        scaled = rows * np.sqrt(w)[:, None]
+        return RSums(_economy_r(scaled), n, float(w.sum()), weights is None)
+
+    def as_sums(self) -> RSums:
+        """The same factor, read as plain weighted sums (weights of 1 per row if uniform)."""
+        return RSums(self.R, self.n_samples, self.weights_sum, False)
+
+    def scaled(self, factor: float) -> RSums:
+        """Every weight multiplied by ``factor``."""
+        return RSums(self.R * np.sqrt(float(factor)), self.n_samples,
+                     self.weights_sum * float(factor))
+
+    def __add__(self, other: object) -> RSums:
+        if not isinstance(other, RSums):
+            return NotImplemented
+        if self.R.shape[1] != other.R.shape[1]:
+            raise ValueError(f"Cannot merge factors of {self.R.shape[1]} and "
+                             f"{other.R.shape[1]} columns.")
+        return RSums(_economy_r(np.vstack([self.R, other.R])),
+                     self.n_samples + other.n_samples, self.weights_sum + other.weights_sum)
+
+
+def _economy_r(B: np.ndarray) -> np.ndarray:
+    if B.shape[0] == 0:
+        return np.zeros((0, B.shape[1]), dtype=B.dtype)
+    return np.linalg.qr(B, mode="r")
+
+
+@dataclass(frozen=True)
+class StreamState:
+    """What ``partial_fit`` keeps between calls (saved and loaded by :mod:`koop.io`).
+
+    Attributes
+    ----------
+    sums : GramMatrices or RSums
+        Weighted sums over every pair seen (explicit weights: forgetting included).
+    uniform : bool
+        Default weights: the model is solved from ``sums`` divided by their weight.
+    tail : ndarray or None
+        The last ``n_lags + 1`` samples of the open trajectory (None: no open trajectory).
+    tail_inputs : ndarray or None
+        Their inputs (controlled models).
+    """
+
+    sums: Any
+    uniform: bool
+    tail: np.ndarray | None = None
+    tail_inputs: np.ndarray | None = None
+
+
+def _is_one_array(X: Any, y: Any) -> bool:
+    """Whether a batch is one piece of a trajectory (continues the stream)."""
+    if y is not None:
+        return False
+    if isinstance(X, list | tuple):
+        return len(X) > 0 and (all(isinstance(v, numbers.Number) for v in X) or all(
+            isinstance(v, list | tuple) and all(isinstance(e, numbers.Number) for e in v)
+            for v in X))
+    return True
+
+
+def _for_solving(sums: Any, uniform: bool) -> Any:
+    """What the estimator solves from: with default weights, the Gram *means* (as ``fit``
+    gives them) or the factor of unit-weight rows; else the weighted sums."""
+    if not uniform:
+        return sums
+    if isinstance(sums, GramMatrices):
+        mean = sums.scaled(1.0 / sums.weights_sum)
+        mean.extras["weights"] = "uniform"
+        return mean
+    return RSums(sums.R, sums.n_samples, sums.weights_sum, True)
+
+
+def _check_forgetting(rho: Any) -> float:
+    if rho is None:
+        return 1.0
+    if isinstance(rho, bool) or not isinstance(rho, numbers.Real) or not 0 < rho <= 1:
+        raise ValueError(f"forgetting_factor must be a number in (0, 1] or None, got "
+                         f"{rho!r}.")
+    return float(rho)
+
+
+class OnlineMixin:
+    """``partial_fit`` for estimators solved from additive statistics.
+
+    An estimator opts in by setting ``_stream_kind`` in its own class body (subclasses
+    that solve differently do not inherit ``partial_fit`` silently) and provides:
+
+    * ``_fit_dictionary(data)``: the dictionary, fitted on the first batch's states;
+    * ``_batch_stats(batch, weights)``: the statistics of a batch (default:
+      :func:`koop.gram.build_gram` with the estimator's ``chunk_size`` and ``backend``);
+    * ``_solve_stats(stats, dt)``: set the fitted attributes from the statistics;
+    * ``_stats_attribute``: the fitted attribute that holds the statistics ``fit`` solved
+      from (so that ``partial_fit`` can follow a ``fit``).
+
+    Controlled estimators set ``_has_inputs = True``. See this module's docstring for the
+    rules (trajectories and inputs across calls, the dictionary, forgetting).
+    """
+
+    _stream_kind: str | None = None
+    _stats_attribute: str = "gram_"
+    _has_inputs: bool = False
+
+    # -- defaults for Gram-based estimators ---------------------------------------------
+    def _batch_stats(self, batch: Any, weights: Any) -> GramMatrices:
+        return build_gram(self.dictionary_, batch, weights=weights,
+                          chunk_size=getattr(self, "chunk_size", None),
+                          backend=getattr(self, "backend", "numba"))
+
+    def _solve_stats(self, stats: GramMatrices, dt: float | None) -> None:
+        from koop.estimators._solvers import edmd_solve
+
+        self.gram_ = stats
+        model = edmd_solve(stats.G, stats.A, stats.C, rank=self.rank,
+                           regularization=getattr(self, "regularization", 0.0),
+                           rcond=getattr(self, "rcond", None))
+        self.n_dropped_directions_ = model.n_dropped
+        self._set_reduced_model(model.basis, model.reduced, model.state_map, dt)
+
+    def _reset_stream(self) -> None:
+        """Called first by ``fit``: a fit starts from scratch (and closes any stream)."""
+        self.__dict__.pop("stream_", None)
+
+    def _check_stream_params(self) -> None:
+        check = getattr(self, "_check_params", None)
+        if callable(check):
+            check()
+        else:
+            self._validate_params()
+        _check_forgetting(getattr(self, "forgetting_factor", None))
+
+    # -- the public method --------------------------------------------------------------
+    def partial_fit(self, X: Any, y: Any = None, *, u: Any = None, dt: float | None = None,
+                    weights: Any = None):
+        """Update the model with a batch of new data (equal to refitting on all of it).
+
+        Parameters
+        ----------
+        X : array-like, list of arrays or xarray
+            An array continues the trajectory of the previous ``partial_fit`` array; a
+            list holds complete trajectories; with ``y``, snapshot pairs.
+        y : array-like, optional
+            Successors of ``X`` row by row.
+        u : array-like, list or xarray, optional
+            Inputs (controlled estimators only): one row per sample for a continuing
+            array (the last drives the step into the next batch).
+        dt : float, optional
+            Sampling interval (must agree with the one seen before).
+        weights : array-like, optional
+            Weight per new snapshot pair (the pairs across the boundary with the previous
+            batch first). All calls must agree on default or explicit weights.
+
+        Returns
+        -------
+        self
+        """
+        name = type(self).__name__
+        if type(self).__dict__.get("_stream_kind") is None:
+            raise NotImplementedError(
+                f"{name} has no partial_fit yet: it solves from statistics that this "
+                "online path does not update. Refit on all the data, or use EDMD, DMDc or "
+                "EDMDc for online learning."
+            )
+        if not self._has_inputs and u is not None:
+            raise ValueError(f"{name} models no inputs, but u was given; use EDMDc or DMDc "
+                             "for data with control inputs.")
+        state = self.__dict__.get("stream_")
+        fitted = "reduced_matrix_" in self.__dict__
+        if not fitted:
+            self._check_stream_params()
+        rho = _check_forgetting(getattr(self, "forgetting_factor", None))
+        continuing = _is_one_array(X, y)
+        batch = self._validate_batch(X, y, u, dt, fitted)
+        data = batch.data if isinstance(batch, ControlledTrajectories) else batch
+        if fitted and dt is not None and self.dt_ is not None and not np.isclose(dt, self.dt_):
+            raise ValueError(f"dt={dt} disagrees with the dt={self.dt_} seen before.")
+        if continuing and isinstance(batch, ControlledTrajectories) and batch.per_transition:
+            raise ValueError(
+                "A partial_fit array continues the trajectory, so u needs one row per "
+                f"sample ({data.lengths[0]}), the last driving the step into the next batch; "
+                f"got {data.lengths[0] - 1} (one per transition). Pass one more row, or a "
+                "list [X] to add a complete trajectory."
+            )
+        if fitted and state is None:  # after fit: its data are complete trajectories
+            state = StreamState(getattr(self, self._stats_attribute).as_sums(),
+                                getattr(self, self._stats_attribute).uniform)
+        if state is not None and state.uniform != (weights is None):
+            raise ValueError(
+                "partial_fit calls must agree on weights: the model so far used "
+                f"{'default' if state.uniform else 'explicit'} weights, this batch "
+                f"{'explicit' if weights is not None else 'default'} ones."
+            )
+        tail = tail_inputs = None
+        if continuing and state is not None and state.tail is not None:
+            batch = self._join_tail(batch, state)
+            data = batch.data if isinstance(batch, ControlledTrajectories) else batch
+        if not fitted:
+            self.n_features_in_ = data.n_features
+            self._set_feature_names(data)
+            self.dictionary_ = self._fit_dictionary(data)
+        lags = int(getattr(self.dictionary_, "n_lags", 0))
+        if continuing:
+            keep = lags + 1
+            tail = np.asarray(data.trajectories[0][-keep:])
+            if isinstance(batch, ControlledTrajectories):
+                tail_inputs = batch.inputs[0][-keep:]
+        n_new = data.n_pairs(lags)
+        if not fitted and n_new < 1:
+            raise ValueError(
+                f"The first partial_fit batch gives no snapshot pair (trajectory lengths "
+                f"{list(data.lengths)}, n_lags={lags}); it needs at least {lags + 2} "
+                "consecutive samples."
+            )
+        uniform = weights is None
+        if n_new > 0:
+            w = None if weights is None else check_weights(weights, n_new)
+            if rho < 1.0:
+                decay = rho ** np.arange(n_new - 1, -1, -1, dtype=np.float64)
+                w = decay if w is None else w * decay
+            stats = self._batch_stats(batch, w)
+            stats = stats.as_sums() if w is None else stats
+            sums = stats if state is None else state.sums.scaled(rho**n_new) + stats
+        else:
+            sums = state.sums
+        self.stream_ = StreamState(sums, uniform, tail, tail_inputs)
+        if n_new > 0:
+            self._solve_stats(_for_solving(sums, uniform), data.dt if data.dt is not None
+                              else self.__dict__.get("dt_"))
+        return self
+
+    # -- helpers ------------------------------------------------------------------------
+    def _validate_batch(self, X, y, u, dt, fitted):
+        if self._has_inputs:
+            batch = as_controlled_trajectories(X, y, u=u, dt=dt, name="X", min_pairs=0)
+            if fitted and batch.n_inputs != self.n_inputs_:
+                raise ValueError(f"u has {batch.n_inputs} input(s) but the model was "
+                                 f"fitted with {self.n_inputs_}.")
+            data = batch.data
+        else:
+            batch = data = as_trajectories(X, y, dt=dt, name="X", min_pairs=0)
+        if fitted and data.n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {data.n_features} feature(s), but the model was fitted with "
+                f"{self.n_features_in_}; every partial_fit batch needs the same columns."
+            )
+        return batch
+
+    @staticmethod
+    def _join_tail(batch, state: StreamState):
+        if isinstance(batch, ControlledTrajectories):
+            d = batch.data
+            x = np.vstack([state.tail, d.trajectories[0]])
+            uu = np.vstack([state.tail_inputs, batch.inputs[0]])
+            return ControlledTrajectories(Trajectories((x,), None, d.dt, d.feature_names),
+                                          (uu,), batch.input_names, batch.per_transition)
+        x = np.vstack([state.tail, batch.trajectories[0]])
+        return Trajectories((x,), None, batch.dt, batch.feature_names)
+
+    @property
+    def n_samples_seen_(self) -> int:
+        """Snapshot pairs in the model (after ``fit`` and every ``partial_fit``)."""
+        check_is_fitted(self, "reduced_matrix_")
+        state = self.__dict__.get("stream_")
+        if state is not None:
+            return int(state.sums.n_samples)
+        return int(getattr(self, self._stats_attribute).n_samples)
