@@ -152,11 +152,25 @@ class DMDc(OnlineMixin, ControlledKoopmanEstimator):
     def _batch_stats(self, controlled, weights) -> RSums:
         from koop.data import check_weights
 
-        X, Y = controlled.data.pairs()
-        U = controlled.input_pairs()
-        w = check_weights(weights, X.shape[0])
-        rows = np.hstack([np.asarray(X, dtype=np.float64), U.astype(np.float64),
-                          np.asarray(Y, dtype=np.float64)])
+        data = controlled.data
+        d, m = data.n_features, controlled.n_inputs
+        n = data.n_pairs()
+        w = check_weights(weights, n)
+        # the rows [x_k, u_k, x_k+1], written once into a Fortran array for LAPACK
+        rows = np.empty((n, 2 * d + m), order="F")
+        start = 0
+        for i, x in enumerate(data.trajectories):
+            x = np.asarray(x)
+            u = controlled.inputs[i]
+            if data.is_pairs:
+                X, U, Y = x, u, np.asarray(data.successors[i])
+            else:
+                X, U, Y = x[:-1], u[: x.shape[0] - 1], x[1:]
+            stop = start + X.shape[0]
+            rows[start:stop, :d] = X
+            rows[start:stop, d : d + m] = U
+            rows[start:stop, d + m :] = Y
+            start = stop
         return RSums.of(rows, w)
 
     def _solve_stats(self, stats: RSums, dt: float | None) -> None:
