@@ -156,7 +156,7 @@ def mpc_runs(models, horizon=40, n_steps=800):
                                      n_steps, offset_free=True)
         seconds = time.perf_counter() - t0
         seg = {}
-        for k, start in enumerate(range(0, n_steps, 200)):
+        for start in range(0, n_steps, 200):
             i = slice(start + 100, start + 200)
             seg[f"{ref[start + 100, 0]:+.1f}"] = float(
                 np.sqrt(np.mean((states[i, 0] - ref[i, 0]) ** 2)))

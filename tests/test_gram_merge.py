@@ -1,5 +1,7 @@
 """GramMatrices merge and scaling; the Gram of [psi(x), u] in one pass."""
 
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -28,7 +30,7 @@ def test_merged_shards_equal_one_build_on_the_union(cuts):
     # shards of one trajectory share their boundary sample, so their pairs are disjoint
     # and together are all pairs of the trajectory
     edges = [0, *sorted(cuts), X.shape[0] - 1]
-    shards = [build_gram(POLY, X[a : b + 1]) for a, b in zip(edges[:-1], edges[1:])]
+    shards = [build_gram(POLY, X[a : b + 1]) for a, b in itertools.pairwise(edges)]
     merged = sum(shards)
     whole = build_gram(POLY, X)
     _close(merged, whole)
@@ -120,5 +122,5 @@ def test_input_grams_merge_like_state_grams():
     _close(merged, whole)
     assert merged.extras["n_inputs"] == 1
     other = build_gram_inputs(Identity().fit(X), X, u=np.hstack([u, u, u, u, u]))
-    with pytest.raises(ValueError, match="different sizes|input column"):
+    with pytest.raises(ValueError, match=r"different sizes|input column"):
         GramMatrices.__add__(whole, other)

@@ -11,7 +11,7 @@ def test_step_matches_an_accurate_integration_with_the_input_held():
     rng = np.random.default_rng(0)
     for _ in range(5):
         x, u = rng.uniform(-1, 1, 2), rng.uniform(-1, 1)
-        exact = solve_ivp(lambda t, z: systems.van_der_pol_control_rhs(z, np.array([u])),
+        exact = solve_ivp(lambda t, z, u=u: systems.van_der_pol_control_rhs(z, np.array([u])),
                           (0.0, 0.01), x, method="DOP853", rtol=1e-13, atol=1e-13).y[:, -1]
         # classical RK4: local error O(dt^5)
         np.testing.assert_allclose(systems.van_der_pol_control_step(x, u), exact, atol=1e-9)

@@ -8,7 +8,7 @@ import pytest
 from sklearn.base import clone
 
 from koop import io, systems
-from koop.dictionaries import Custom, Identity, Polynomial, TimeDelay
+from koop.dictionaries import Custom, Polynomial, TimeDelay
 from koop.estimators import DMDc, EDMDc
 
 pytestmark = pytest.mark.filterwarnings("ignore::koop.exceptions.RankDeficiencyWarning")

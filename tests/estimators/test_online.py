@@ -1,6 +1,7 @@
 """partial_fit: equal to one fit on all the data, delay windows across calls, forgetting
 that tracks a drifting frequency, merging, and models that keep learning after load."""
 
+import itertools
 import os
 
 import numpy as np
@@ -64,7 +65,7 @@ def test_partial_fits_equal_one_fit_on_the_concatenation(cuts, name):
     X = X_VDP if inputs else X_AUTO
     edges = [0, *sorted(cuts), X.shape[0]]
     online = clone(est)
-    for a, b in zip(edges[:-1], edges[1:]):
+    for a, b in itertools.pairwise(edges):
         online.partial_fit(X[a:b], **({"u": U_SAMPLE[a:b]} if inputs else {}))
     full = clone(est).fit(X, **({"u": U_VDP} if inputs else {}))
     _agree(online, full, inputs)
@@ -139,7 +140,7 @@ def drifting_rotation(n, theta0, rate, seed=0):
 def test_forgetting_tracks_a_drifting_frequency_within_the_stated_lag(est):
     rho = 0.98  # window ~ 1 / (1 - rho) = 50 pairs, mean age rho / (1 - rho) = 49 steps
     lag = rho / (1 - rho)
-    X, theta = drifting_rotation(2000, 0.2, 1.5e-4)
+    X, _ = drifting_rotation(2000, 0.2, 1.5e-4)
     inputs = isinstance(est, DMDc)
     model = clone(est).set_params(forgetting_factor=rho)
     plain = clone(est)
