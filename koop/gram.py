@@ -177,12 +177,6 @@ class GramMatrices:
         return NotImplemented
 
 
-def _with_weights(gm: GramMatrices, kind: str) -> GramMatrices:
-    """Record how ``gm`` was weighted ("uniform": default 1/N; "given": explicit)."""
-    gm.extras["weights"] = kind
-    return gm
-
-
 def _check_fitted_dictionary(dictionary: Any, data: Trajectories) -> None:
     if not hasattr(dictionary, "transform"):
         raise TypeError(
@@ -541,11 +535,21 @@ def build_gram_inputs(
         controlled = data
     else:
         controlled = as_controlled_trajectories(data, y, u=u, dt=dt, name="data")
-    _check_fitted_dictionary(dictionary, controlled.data)
+    if not hasattr(dictionary, "transform"):
+        raise TypeError(f"dictionary must be a koop dictionary, got {dictionary!r}.")
+    if not hasattr(dictionary, "n_output_features_"):
+        raise NotFittedError(f"The dictionary {type(dictionary).__name__} is not fitted; "
+                             "call dictionary.fit(X) first.")
     m = controlled.n_inputs
     composed = InputPassThrough(dictionary, n_inputs=m).fit(
         controlled.augmented().trajectories[0][: int(getattr(dictionary, "n_lags", 0)) + 1])
     gm = build_gram(composed, controlled.augmented(), weights=weights, chunk_size=chunk_size,
                     backend=backend, verbose=verbose, device=device)
     gm.extras["n_inputs"] = m
+    return gm
+
+
+def _with_weights(gm: GramMatrices, kind: str) -> GramMatrices:
+    """Record how ``gm`` was weighted ("uniform": default 1/N; "given": explicit)."""
+    gm.extras["weights"] = kind
     return gm

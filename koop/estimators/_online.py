@@ -176,6 +176,16 @@ def _for_solving(sums: Any, uniform: bool) -> Any:
     return RSums(sums.R, sums.n_samples, sums.weights_sum, True)
 
 
+def _same_function(d1: Any, d2: Any) -> bool:
+    """Whether two fitted dictionaries give identical values (on random probe points)."""
+    if type(d1) is not type(d2) or d1.n_features_in_ != d2.n_features_in_ or (
+            d1.n_output_features_ != d2.n_output_features_):
+        return False
+    probe = np.random.default_rng(0).normal(size=(int(getattr(d1, "n_lags", 0)) + 8,
+                                                  d1.n_features_in_))
+    return bool(np.array_equal(d1.transform(probe), d2.transform(probe)))
+
+
 def _check_forgetting(rho: Any) -> float:
     if rho is None:
         return 1.0
@@ -332,6 +342,58 @@ class OnlineMixin:
             self._solve_stats(_for_solving(sums, uniform), data.dt if data.dt is not None
                               else self.__dict__.get("dt_"))
         return self
+
+    def merge(self, other: Any):
+        """Add the data of another model fitted on another shard (same dictionary).
+
+        Both models' statistics are summed (:class:`~koop.gram.GramMatrices` ``+``, or
+        the stacked R factors) and the model is solved again: the result equals one
+        ``fit`` on both shards as separate trajectories. Forgetting does not apply here.
+
+        Parameters
+        ----------
+        other : fitted estimator of the same class and parameters, whose dictionary is
+            the same function (a data-fitted dictionary must be the same fitted one:
+            fit it once, or fit the shards' models after fixing it with ``fit``).
+
+        Returns
+        -------
+        self
+        """
+        name = type(self).__name__
+        if type(self).__dict__.get("_stream_kind") is None:
+            raise NotImplementedError(f"{name} has no merge yet (see partial_fit).")
+        check_is_fitted(self, "reduced_matrix_")
+        check_is_fitted(other, "reduced_matrix_")
+        if type(other) is not type(self):
+            raise TypeError(f"Cannot merge a {type(other).__name__} into a {name}.")
+        mine = {k: v for k, v in self.get_params(deep=False).items() if k != "dictionary"}
+        theirs = {k: v for k, v in other.get_params(deep=False).items() if k != "dictionary"}
+        if mine != theirs or self.n_features_in_ != other.n_features_in_ or (
+                getattr(self, "n_inputs_", None) != getattr(other, "n_inputs_", None)):
+            raise ValueError(f"Both models must have the same parameters and data shapes to "
+                             f"merge ({mine} vs {theirs}).")
+        if not _same_function(self.dictionary_, other.dictionary_):
+            raise ValueError(
+                "The two models' dictionaries differ (a dictionary fitted to each shard's "
+                "data, e.g. RBF centres): their statistics do not add up. Fix the "
+                "dictionary once and fit both shards with it."
+            )
+        a, b = self._current_stats(), other._current_stats()
+        if a.uniform != b.uniform:
+            raise ValueError("Cannot merge a model fitted with default weights with one "
+                             "fitted with explicit weights.")
+        sums = a.sums + b.sums
+        self.stream_ = StreamState(sums, a.uniform)
+        self._solve_stats(_for_solving(sums, a.uniform), self.__dict__.get("dt_"))
+        return self
+
+    def _current_stats(self) -> StreamState:
+        state = self.__dict__.get("stream_")
+        if state is None:
+            stats = getattr(self, self._stats_attribute)
+            state = StreamState(stats.as_sums(), stats.uniform)
+        return state
 
     # -- helpers ------------------------------------------------------------------------
     def _validate_batch(self, X, y, u, dt, fitted):

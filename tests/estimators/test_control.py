@@ -252,3 +252,26 @@ def test_xarray_dataset_with_input_variable():
     np.testing.assert_allclose(model.A_, ref.A_, atol=1e-10)
     assert model.dt_ == pytest.approx(0.01)
     assert list(model.feature_names_in_) == ["x1", "x2"]
+
+
+GOOD = systems.van_der_pol_control(40, random_state=0)[0]
+HOSTILE = {
+    "nan": (lambda: np.where(np.arange(80).reshape(40, 2) == 7, np.nan, GOOD), ValueError,
+            "NaN"),
+    "inf": (lambda: np.where(np.arange(80).reshape(40, 2) == 7, np.inf, GOOD), ValueError,
+            "NaN or infinite"),
+    "3-D": (lambda: np.zeros((40, 2, 2)), ValueError, "2-D"),
+    "zero features": (lambda: np.zeros((40, 0)), ValueError, "0 feature"),
+    "strings": (lambda: np.array([["a", "b"]] * 40), TypeError, "numbers"),
+    "complex": (lambda: GOOD + 1j, TypeError, "complex"),
+    "None": (lambda: None, TypeError, "None"),
+    "one sample": (lambda: GOOD[:1], ValueError, "pair|rows"),
+}
+
+
+@pytest.mark.parametrize("est", [DMDc(), EDMDc(Polynomial(2))], ids=["DMDc", "EDMDc"])
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_states_are_refused_with_inputs_given(est, case):
+    factory, exc, match = HOSTILE[case]
+    with pytest.raises(exc, match=match):
+        clone(est).fit(factory(), u=np.zeros(39))

@@ -204,3 +204,29 @@ def test_a_saved_model_keeps_learning(est, inputs, tmp_path):
     np.testing.assert_array_equal(again.eigenvalues_, model.eigenvalues_)
     full = clone(est).fit(X, **({"u": U_VDP} if inputs else {}))
     _agree(again, full, inputs)
+
+
+@pytest.mark.parametrize("est, inputs", [(EDMD(Polynomial(3)), False),
+                                         (EDMDc(Polynomial(2)), True), (DMDc(), True)],
+                         ids=["EDMD", "EDMDc", "DMDc"])
+def test_models_fitted_on_shards_merge_into_one_fit(est, inputs):
+    X = X_VDP if inputs else X_AUTO
+    kw = (lambda a, b: {"u": U_SAMPLE[a:b]}) if inputs else (lambda a, b: {})
+    left = clone(est).fit(X[:70], **kw(0, 70))
+    right = clone(est).partial_fit(X[70:120], **kw(70, 120)).partial_fit(
+        X[120:], **kw(120, None))
+    both = clone(est).fit([X[:70], X[70:]], **({"u": [U_SAMPLE[:70], U_SAMPLE[70:]]}
+                                                  if inputs else {}))
+    left.merge(right)
+    _agree(left, both, inputs)
+
+
+def test_merge_refuses_different_dictionaries_and_models():
+    a = EDMD(RBF(8, random_state=0)).fit(X_AUTO[:80])
+    b = EDMD(RBF(8, random_state=0)).fit(X_AUTO[80:])  # centres fitted on other data
+    with pytest.raises(ValueError, match="dictionaries differ"):
+        a.merge(b)
+    with pytest.raises(TypeError, match="Cannot merge"):
+        EDMD().fit(X_AUTO).merge(DMDc().fit(X_VDP, u=U_VDP))
+    with pytest.raises(ValueError, match="same parameters"):
+        EDMD(Polynomial(2), rank=3).fit(X_AUTO).merge(EDMD(Polynomial(2)).fit(X_AUTO))
