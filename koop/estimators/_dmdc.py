@@ -16,7 +16,7 @@ from koop.estimators._control import (
     dmdc_solve,
     input_residuals_from_r,
 )
-from koop.estimators._online import OnlineMixin, RSums
+from koop.estimators._online import OnlineMixin, RSums, pair_rows
 
 __all__ = ["DMDc"]
 
@@ -152,26 +152,8 @@ class DMDc(OnlineMixin, ControlledKoopmanEstimator):
     def _batch_stats(self, controlled, weights) -> RSums:
         from koop.data import check_weights
 
-        data = controlled.data
-        d, m = data.n_features, controlled.n_inputs
-        n = data.n_pairs()
-        w = check_weights(weights, n)
-        # the rows [x_k, u_k, x_k+1], written once into a Fortran array for LAPACK
-        rows = np.empty((n, 2 * d + m), order="F")
-        start = 0
-        for i, x in enumerate(data.trajectories):
-            x = np.asarray(x)
-            u = controlled.inputs[i]
-            if data.is_pairs:
-                X, U, Y = x, u, np.asarray(data.successors[i])
-            else:
-                X, U, Y = x[:-1], u[: x.shape[0] - 1], x[1:]
-            stop = start + X.shape[0]
-            rows[start:stop, :d] = X
-            rows[start:stop, d : d + m] = U
-            rows[start:stop, d + m :] = Y
-            start = stop
-        return RSums.of(rows, w)
+        rows = pair_rows(controlled.data, controlled.inputs)
+        return RSums.of(rows, check_weights(weights, rows.shape[0]))
 
     def _solve_stats(self, stats: RSums, dt: float | None) -> None:
         self.factor_ = stats

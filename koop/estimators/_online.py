@@ -55,7 +55,7 @@ from koop.data import (
 )
 from koop.gram import GramMatrices, build_gram
 
-__all__ = ["OnlineMixin", "RSums", "StreamState"]
+__all__ = ["OnlineMixin", "RSums", "StreamState", "pair_rows"]
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,35 @@ class RSums:
                              f"{other.R.shape[1]} columns.")
         return RSums(_economy_r(np.vstack([self.R, other.R])),
                      self.n_samples + other.n_samples, self.weights_sum + other.weights_sum)
+
+
+def pair_rows(data: Trajectories, inputs: tuple | None = None) -> np.ndarray:
+    """The rows :math:`[x_k, u_k, x_{k+1}]` of every snapshot pair (without ``u`` when
+    ``inputs`` is None), written once into a Fortran-ordered array for :meth:`RSums.of`.
+
+    Examples
+    --------
+    >>> from koop.data import as_trajectories
+    >>> pair_rows(as_trajectories(np.arange(4.0))).tolist()
+    [[0.0, 1.0], [1.0, 2.0], [2.0, 3.0]]
+    """
+    d = data.n_features
+    m = 0 if inputs is None else int(inputs[0].shape[1])
+    rows = np.empty((data.n_pairs(), 2 * d + m), order="F")
+    start = 0
+    for i, x in enumerate(data.trajectories):
+        x = np.asarray(x)
+        if data.is_pairs:
+            X, Y = x, np.asarray(data.successors[i])
+        else:
+            X, Y = x[:-1], x[1:]
+        stop = start + X.shape[0]
+        rows[start:stop, :d] = X
+        if m:
+            rows[start:stop, d : d + m] = inputs[i][: X.shape[0]]
+        rows[start:stop, d + m :] = Y
+        start = stop
+    return rows
 
 
 def _economy_r(B: np.ndarray) -> np.ndarray:
