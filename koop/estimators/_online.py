@@ -266,11 +266,12 @@ class OnlineMixin:
         self.__dict__.pop("stream_", None)
 
     def _check_stream_params(self) -> None:
-        check = getattr(self, "_check_params", None)
-        if callable(check):
-            check()
-        else:
+        # estimators that declare scikit-learn constraints validate through them; the
+        # others through their own _check_params
+        if getattr(type(self), "_parameter_constraints", None):
             self._validate_params()
+        else:
+            self._check_params()
         _check_forgetting(getattr(self, "forgetting_factor", None))
 
     # -- the public method --------------------------------------------------------------
