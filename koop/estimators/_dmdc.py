@@ -16,7 +16,8 @@ from koop.estimators._control import (
     dmdc_solve,
     input_residuals_from_r,
 )
-from koop.estimators._online import OnlineMixin, RSums, pair_rows
+from koop.estimators._online import OnlineMixin
+from koop.estimators._rsums import RSums, pair_rows
 
 __all__ = ["DMDc"]
 
