@@ -10,13 +10,14 @@ three arrays here, once, for every estimator.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.metrics import r2_score
 from sklearn.utils.validation import check_is_fitted
 
+from koop._params import validate_params
 from koop.data import as_trajectories, check_array
 
 __all__ = ["KoopmanEstimator"]
@@ -25,7 +26,9 @@ __all__ = ["KoopmanEstimator"]
 class KoopmanEstimator(BaseEstimator):
     """Base class: fit / predict / simulate / score and the spectral attributes.
 
-    Subclasses implement ``fit`` and set, via :meth:`_set_reduced_model`, the fitted
+    Subclasses declare ``_parameter_constraints`` (scikit-learn's mechanism; ``fit``
+    starts with ``self._validate_params()``), implement ``fit`` and set, via
+    :meth:`_set_reduced_model`, the fitted
     arrays ``basis_``, ``reduced_matrix_`` and ``state_map_``, plus ``dictionary_``
     (a fitted dictionary; for DMD the identity) and ``n_features_in_``.
 
@@ -45,8 +48,19 @@ class KoopmanEstimator(BaseEstimator):
     """
 
     _estimator_type = "regressor"
+    #: scikit-learn's declaration of the constructor parameters, checked when fit starts
+    _parameter_constraints: ClassVar[dict] = {}
 
     # -- helpers for subclasses -------------------------------------------------------
+    def _validate_params(self) -> None:
+        """Check the constructor parameters against ``_parameter_constraints`` (the one
+        validator, :func:`koop._params.validate_params`), then :meth:`_check_params`."""
+        validate_params(self)
+        self._check_params()
+
+    def _check_params(self) -> None:
+        """Rules that relate several parameters (default: none)."""
+
     def _validate_training_data(self, X: Any, y: Any, dt: Any, lazy: bool = False):
         return as_trajectories(X, y, dt=dt, name="X", min_pairs=2, lazy=lazy)
 

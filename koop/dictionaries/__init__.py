@@ -9,7 +9,7 @@ from koop.dictionaries._combine import Concat, Custom, Identity
 from koop.dictionaries._delay import TimeDelay
 from koop.dictionaries._fourier import RandomFourier
 from koop.dictionaries._polynomial import Polynomial
-from koop.dictionaries._rbf import RBF
+from koop.dictionaries._rbf import RBF, data_scale
 
 __all__ = [
     "Dictionary",
@@ -20,4 +20,5 @@ __all__ = [
     "TimeDelay",
     "Custom",
     "Concat",
+    "data_scale",
 ]

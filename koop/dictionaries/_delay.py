@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
-from koop.dictionaries._base import Dictionary, _check_positive_int
+from koop._params import NON_NEGATIVE_INT, POSITIVE_INT
+from koop.dictionaries._base import Dictionary
 
 __all__ = ["TimeDelay"]
 
@@ -32,6 +35,9 @@ class TimeDelay(Dictionary):
     [[2.0, 1.0, 0.0], [3.0, 2.0, 1.0], [4.0, 3.0, 2.0]]
     """
 
+    _parameter_constraints: ClassVar[dict] = {"n_delays": NON_NEGATIVE_INT, "stride": POSITIVE_INT}
+    size_param = "n_delays"
+
     def __init__(self, n_delays: int = 1, stride: int = 1) -> None:
         self.n_delays = n_delays
         self.stride = stride
@@ -39,10 +45,6 @@ class TimeDelay(Dictionary):
     @property
     def n_lags(self) -> int:  # type: ignore[override]
         return int(self.n_delays) * int(self.stride)
-
-    def _validate_params_values(self) -> None:
-        _check_positive_int(self.n_delays, "n_delays", minimum=0)
-        _check_positive_int(self.stride, "stride")
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
         n_rows = X.shape[0] - self.n_lags

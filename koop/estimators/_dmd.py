@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from koop._params import RANK
 from koop.base import KoopmanEstimator
 from koop.dictionaries import Identity
-from koop.estimators._solvers import _check_rank_param, dmd_solve
+from koop.estimators._solvers import dmd_solve
 from koop.gram import build_gram
 
 __all__ = ["DMD"]
@@ -53,6 +54,8 @@ class DMD(KoopmanEstimator):
     [0.9, 0.5]
     """
 
+    _parameter_constraints: ClassVar[dict] = {"rank": RANK}
+
     def __init__(self, rank: int | float | str | None = None) -> None:
         self.rank = rank
 
@@ -70,7 +73,7 @@ class DMD(KoopmanEstimator):
         -------
         self
         """
-        _check_rank_param(self.rank)
+        self._validate_params()
         data = self._validate_training_data(X, y, dt)
         Xp, Yp = data.pairs()
         Xp = np.asarray(Xp, dtype=np.float64)

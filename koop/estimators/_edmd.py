@@ -2,38 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
+from koop._params import (
+    CHUNK_SIZE,
+    NON_NEGATIVE_REAL,
+    RANK,
+    RCOND,
+    StrOptions,
+    instance_of,
+)
 from koop.base import KoopmanEstimator
 from koop.dictionaries import Dictionary, Identity
-from koop.estimators._solvers import (
-    _check_dictionary_param,
-    _check_rank_param,
-    _check_rcond_param,
-    edmd_solve,
-)
+from koop.estimators._solvers import edmd_solve
 from koop.gram import BACKENDS, build_gram
 
 __all__ = ["EDMD"]
 
-
-def _check_edmd_params(est) -> None:
-    _check_dictionary_param(est.dictionary)
-    _check_rank_param(est.rank)
-    if isinstance(est.rank, str):
-        raise ValueError("EDMD takes rank as a positive int or None.")
-    reg = est.regularization
-    if isinstance(reg, bool) or not isinstance(reg, int | float | np.integer | np.floating):
-        raise TypeError(f"regularization must be a non-negative number, got {reg!r}.")
-    if not np.isfinite(reg) or reg < 0:
-        raise ValueError(f"regularization must be finite and >= 0, got {reg}.")
-    if est.backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {est.backend!r}.")
-    _check_rcond_param(est.rcond)
+#: the ``dictionary`` parameter of the EDMD family
+DICTIONARY = [instance_of(Dictionary, "a koop dictionary (koop.dictionaries)"), None]
+BACKEND = [StrOptions(set(BACKENDS))]
 
 
 class EDMD(KoopmanEstimator):
@@ -53,8 +45,11 @@ class EDMD(KoopmanEstimator):
     dictionary : Dictionary, optional
         Observables; default :class:`~koop.dictionaries.Identity` (exact DMD, untruncated).
         Cloned and fitted on the training data (``dictionary_``).
-    rank : int, optional
-        Keep at most this many leading directions of :math:`G` (a PCA of the dictionary).
+    rank : int, float in (0, 1), "optimal" or None
+        Truncate to the leading directions of :math:`G` (a PCA of the dictionary): at
+        most this many, the fewest holding this fraction of :math:`\operatorname{tr} G`,
+        or Gavish-Donoho's hard threshold (see
+        :func:`~koop._spectral.truncation.select_rank`); None keeps the numerical rank.
     regularization : float, default=0.0
         Tikhonov parameter :math:`\gamma` added to :math:`G`.
     backend : {"numba", "numpy", "dask", "torch"}, default="numba"
@@ -92,10 +87,19 @@ class EDMD(KoopmanEstimator):
     [1.0, 0.9, 0.81]
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        "dictionary": DICTIONARY,
+        "rank": RANK,
+        "regularization": NON_NEGATIVE_REAL,
+        "backend": BACKEND,
+        "chunk_size": CHUNK_SIZE,
+        "rcond": RCOND,
+    }
+
     def __init__(
         self,
         dictionary: Dictionary | None = None,
-        rank: int | None = None,
+        rank: int | float | str | None = None,
         regularization: float = 0.0,
         backend: str = "numba",
         chunk_size: int | None = None,
@@ -131,7 +135,7 @@ class EDMD(KoopmanEstimator):
         -------
         self
         """
-        _check_edmd_params(self)
+        self._validate_params()
         data = self._validate_training_data(X, y, dt, lazy=self.backend == "dask")
         self.n_features_in_ = data.n_features
         self._set_feature_names(data)
@@ -139,7 +143,8 @@ class EDMD(KoopmanEstimator):
         self.gram_ = build_gram(self.dictionary_, data, weights=weights,
                                 chunk_size=self.chunk_size, backend=self.backend)
         model = edmd_solve(self.gram_.G, self.gram_.A, self.gram_.C, rank=self.rank,
-                           regularization=self.regularization, rcond=self.rcond)
+                           regularization=self.regularization, rcond=self.rcond,
+                           n_samples=self.gram_.n_samples)
         self.n_dropped_directions_ = model.n_dropped
         self._set_reduced_model(model.basis, model.reduced, model.state_map, data.dt)
         return self

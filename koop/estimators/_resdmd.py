@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from koop._params import CHUNK_SIZE, RANK, RCOND, StrOptions
 from koop._spectral.factor import build_factor, pencil_from_factor
 from koop._spectral.labels import label_values, label_vectors, parse_points
 from koop._spectral.measure import resolvent_measure
@@ -16,13 +16,7 @@ from koop._spectral.pseudospectrum import smallest_residuals
 from koop._spectral.residual import residuals_from_factor
 from koop.data import as_trajectories
 from koop.dictionaries import Dictionary
-from koop.estimators._edmd import EDMD
-from koop.estimators._solvers import (
-    _check_dictionary_param,
-    _check_rank_param,
-    _check_rcond_param,
-)
-from koop.exceptions import RankDeficiencyWarning
+from koop.estimators._edmd import DICTIONARY, EDMD
 from koop.gram import GramMatrices
 
 __all__ = ["ResDMD", "Eigenpairs"]
@@ -55,12 +49,8 @@ class Eigenpairs:
         return int(self.eigenvalues.shape[0])
 
 
-def _check_validation_data(vd: Any) -> None:
-    if vd is None:
-        return
-    if isinstance(vd, str | bytes | int | float):
-        raise TypeError("validation_data must be trajectories (array, list, xarray) or a tuple "
-                        f"(X, y) of snapshot pairs, got {vd!r}.")
+#: trajectories (array, list, xarray) or a tuple (X, y) of snapshot pairs
+VALIDATION_DATA = ["array-like", None]
 
 
 class ResDMD(EDMD):
@@ -86,8 +76,9 @@ class ResDMD(EDMD):
     ----------
     dictionary : Dictionary, optional
         Default :class:`~koop.dictionaries.Identity`.
-    rank : int, optional
-        Keep at most this many leading directions of :math:`G`.
+    rank : int, float in (0, 1), "optimal" or None
+        Truncation of :math:`G`'s spectrum, as in :class:`~koop.estimators.EDMD`
+        (:func:`~koop._spectral.truncation.select_rank`).
     chunk_size : int, optional
         Samples per chunk of the streamed QR factorisation.
     rcond : float, optional
@@ -136,10 +127,19 @@ class ResDMD(EDMD):
     True
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        "dictionary": DICTIONARY,
+        "rank": RANK,
+        "chunk_size": CHUNK_SIZE,
+        "rcond": RCOND,
+        "validation_data": VALIDATION_DATA,
+        "sort_by": [StrOptions(set(_SORTS))],
+    }
+
     def __init__(
         self,
         dictionary: Dictionary | None = None,
-        rank: int | None = None,
+        rank: int | float | str | None = None,
         chunk_size: int | None = None,
         rcond: float | None = None,
         validation_data: Any = None,
@@ -152,20 +152,9 @@ class ResDMD(EDMD):
         self.validation_data = validation_data
         self.sort_by = sort_by
 
-    def _check_params(self) -> None:
-        _check_dictionary_param(self.dictionary)
-        _check_rank_param(self.rank)
-        if isinstance(self.rank, str | float):
-            raise ValueError(f"{type(self).__name__} takes rank as a positive int or None.")
-        _check_rcond_param(self.rcond)
-        if self.chunk_size is not None and (
-            isinstance(self.chunk_size, bool) or not isinstance(self.chunk_size, int)
-            or self.chunk_size < 1):
-            raise ValueError(f"chunk_size must be a positive int or None, got "
-                             f"{self.chunk_size!r}.")
-        if self.sort_by not in _SORTS:
-            raise ValueError(f"sort_by must be one of {_SORTS}, got {self.sort_by!r}.")
-        _check_validation_data(self.validation_data)
+    def _pencil_rank(self):
+        """The truncation of the pencil (KernelEDMD truncates its kernel instead)."""
+        return self.rank
 
     # the reduced Koopman matrix of the fit; mpEDMD replaces it by a unitary
     def _reduced_operator(self, pencil):
@@ -190,7 +179,7 @@ class ResDMD(EDMD):
         -------
         self
         """
-        self._check_params()
+        self._validate_params()
         data = self._validate_training_data(X, y, dt)
         self.n_features_in_ = data.n_features
         self._set_feature_names(data)
@@ -204,21 +193,10 @@ class ResDMD(EDMD):
         G, A, L, C = self.factor_.gram()
         self.gram_ = GramMatrices(G, A, L, C, self.factor_.n_samples,
                                   self.factor_.weights_sum, "qr")
-        pencil = pencil_from_factor(self.factor_, rcond=self.rcond, rank=self.rank)
+        pencil = pencil_from_factor(self.factor_, rcond=self.rcond, rank=self._pencil_rank(),
+                                    warn=True)
         self._pencil_ = pencil
         self.n_dropped_directions_ = pencil.n_dropped
-        n_kept = pencil.basis.shape[1]
-        if pencil.n_dropped > 0 and (self.rank is None or n_kept < int(self.rank)):
-            M = n_kept + pencil.n_dropped
-            warnings.warn(
-                f"G is numerically singular: dropped {M - n_kept} of {M} dictionary "
-                "direction(s) whose squared singular value of sqrt(W) Psi_X is below rcond "
-                "times the largest (linearly dependent dictionary functions on the data, "
-                "e.g. duplicate features or cos^2 + sin^2 = 1). The fit uses the remaining "
-                "span.",
-                RankDeficiencyWarning,
-                stacklevel=2,
-            )
         self._set_reduced_model(pencil.basis, self._reduced_operator(pencil),
                                 pencil.state_map, data.dt)
         self._after_spectrum()
