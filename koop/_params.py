@@ -6,7 +6,7 @@ does::
     _parameter_constraints = {"rank": RANK, "backend": [StrOptions({"numba", "numpy"})]}
 
 and ``fit`` starts with ``self._validate_params()``. koop's base classes route that call to
-:func:`validate_params`: scikit-learn's own check (so a class written for scikit-learn
+:func:`check_parameters`: scikit-learn's own check (so a class written for scikit-learn
 plugs in unchanged), plus two rules scikit-learn leaves open: a bool is not a number
 (``rank=True`` is refused, not read as 1) and a number must be finite (``inf`` passes an
 open interval such as ``[0, inf)``). A rejected value raises scikit-learn's
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from numbers import Integral, Real
-from typing import Any
+from typing import ClassVar
 
 import numpy as np
 from sklearn.utils._param_validation import (
@@ -37,7 +37,8 @@ from sklearn.utils._param_validation import (
 )
 
 __all__ = [
-    "validate_params",
+    "check_parameters",
+    "ParamValidation",
     "InvalidParameterError",
     "Interval",
     "StrOptions",
@@ -86,11 +87,13 @@ def _numeric_only(constraints: list) -> bool:
         and not any(getattr(c, "type", None) in (bool, np.bool_, object) for c in constraints)
 
 
-def validate_params(obj: Any) -> None:
-    """Check ``obj.get_params(deep=False)`` against ``type(obj)._parameter_constraints``.
+def check_parameters(caller: str, constraints: dict, params: dict) -> None:
+    """The one validator: ``params`` against ``constraints`` (scikit-learn's vocabulary).
 
     scikit-learn's ``validate_parameter_constraints``, after two rules of koop's: a bool
     where a number is expected, and a number that is NaN or infinite, are refused.
+    Estimators and dictionaries call it through ``self._validate_params()``
+    (:class:`ParamValidation`); ``caller`` names the class in the message.
 
     Raises
     ------
@@ -100,16 +103,12 @@ def validate_params(obj: Any) -> None:
 
     Examples
     --------
-    >>> from koop.estimators import EDMD
     >>> try:
-    ...     validate_params(EDMD(rank=True))
+    ...     check_parameters("EDMD", {"rank": RANK}, {"rank": True})
     ... except ValueError as exc:
     ...     print(exc)
     The 'rank' parameter of EDMD must be an int in the range [1, inf), a float in the range (0.0, 1.0), a str among {'optimal'} or None. Got True instead.
     """  # noqa: E501
-    cls = type(obj)
-    constraints = getattr(cls, "_parameter_constraints", {})
-    params = obj.get_params(deep=False)
     for name, value in params.items():
         spec = constraints.get(name)
         if spec is None or spec == "no_validation":
@@ -126,10 +125,29 @@ def validate_params(obj: Any) -> None:
         if bad:
             finite = "" if isinstance(value, bool | np.bool_) else "finite: "
             raise InvalidParameterError(
-                f"The {name!r} parameter of {cls.__name__} must be {finite}"
+                f"The {name!r} parameter of {caller} must be {finite}"
                 f"{_describe(made)}. Got {value!r} instead."
             )
-    validate_parameter_constraints(constraints, params, caller_name=cls.__name__)
+    validate_parameter_constraints(constraints, params, caller_name=caller)
+
+
+class ParamValidation:
+    """``_validate_params()`` for koop's estimators and dictionaries.
+
+    Replaces scikit-learn's ``BaseEstimator._validate_params`` (list it first among the
+    bases): the class's ``_parameter_constraints`` through :func:`check_parameters`, then
+    ``_check_params()``, the hook for rules that relate several parameters.
+    """
+
+    _parameter_constraints: ClassVar[dict] = {}
+
+    def _validate_params(self) -> None:
+        check_parameters(type(self).__name__, self._parameter_constraints,
+                         self.get_params(deep=False))
+        self._check_params()
+
+    def _check_params(self) -> None:
+        """Rules that relate several parameters (default: none)."""
 
 
 class Satisfies(HasMethods):

@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import Interval, make_constraint
 from sklearn.utils.estimator_checks import check_param_validation
 
 from koop import dictionaries, estimators
-from koop._params import InvalidParameterError, Satisfies, validate_params
+from koop._params import InvalidParameterError, Satisfies
 from koop.dictionaries import Concat, Custom, Identity
 
 
@@ -93,7 +93,7 @@ def test_bools_and_non_finite_numbers_are_refused(name):
         for bad in bad_values:
             est = obj.__class__(**{**obj.get_params(deep=False), param: bad})
             with pytest.raises(InvalidParameterError) as info:
-                validate_params(est)
+                est._validate_params()
             msg = str(info.value)
             assert msg.startswith(f"The {param!r} parameter of {type(obj).__name__} must be")
             assert msg.endswith(f"Got {bad!r} instead.")
@@ -115,9 +115,9 @@ def test_messages_say_what_is_expected():
 
 def test_valid_values_pass_unchanged():
     for rank in (None, 1, np.int64(3), 0.5, np.float64(0.25), "optimal"):
-        validate_params(estimators.EDMD(rank=rank))
+        estimators.EDMD(rank=rank)._validate_params()
     for reg in (0, 0.0, 1e-8, np.float32(1.0)):
-        validate_params(estimators.EDMD(regularization=reg))
+        estimators.EDMD(regularization=reg)._validate_params()
 
 
 def test_satisfies_is_a_constraint_scikit_learn_accepts():

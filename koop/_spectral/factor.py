@@ -260,40 +260,58 @@ def pencil_from_factor(factor: QRFactor, rcond: float | None = None, rank=None, 
 
 
 def pencil_from_gram(G: np.ndarray, A: np.ndarray, L: np.ndarray, C: np.ndarray | None = None,
-                     rcond: float | None = None, rank=None) -> Pencil:
+                     rcond: float | None = None, rank=None, *,
+                     span: np.ndarray | None = None) -> Pencil:
     r"""The pencil from :math:`G, A, L` alone: :math:`G = U S U^*`, :math:`Q = U_rS_r^{-1/2}`.
 
     Less accurate than :func:`pencil_from_factor` (forming :math:`G` squares the
     condition number, and :math:`L - K^*K` cancels), but available for any EDMD model.
+    ``span``: restrict to the span of these columns (the basis a fit retained): with
+    :math:`S = ` an orthonormal basis of it, the pencil of :math:`S^*GS, S^*AS, S^*LS`,
+    mapped back (directions of the span that :math:`G` does not resolve are dropped).
     """
     G = np.asarray(G)
     M = G.shape[0]
+    S = None
+    if span is not None:
+        S = np.linalg.qr(np.asarray(span))[0]
+        G = S.conj().T @ G @ S
+        A = S.conj().T @ np.asarray(A) @ S
+        L = S.conj().T @ np.asarray(L) @ S
+        C = None if C is None else S.conj().T @ np.asarray(C)
     s, U = scipy.linalg.eigh(0.5 * (G + G.conj().T))
     order = np.argsort(s)[::-1]
     s, U = s[order], U[:, order]
     r = _keep(s, M, rcond, rank, None, False)
-    return _gram_pencil(U[:, :r] / np.sqrt(s[:r]), A, L, C, M - r)
+    Q = U[:, :r] / np.sqrt(s[:r])
+    pencil = _gram_pencil(Q, A, L, C, M - r)
+    if S is None:
+        return pencil
+    return Pencil(S @ pencil.basis, pencil.K, pencil.L, pencil.Rc, pencil.state_map,
+                  pencil.n_dropped, pencil.source)
 
 
 def pencil_in_basis(basis: np.ndarray, G: np.ndarray, A: np.ndarray, L: np.ndarray,
-                    C: np.ndarray | None = None) -> Pencil:
-    r"""The pencil from :math:`G, A, L` on the span of a fitted basis :math:`Q`.
+                    C: np.ndarray | None = None, rcond: float | None = None,
+                    rank=None) -> Pencil:
+    r"""The pencil from :math:`G, A, L` on the span a fit retained (its ``basis`` Q).
 
-    The span is the one the fit retained; :math:`Q` is made :math:`G`-orthonormal,
-    :math:`Q^*GQ = VSV^*`, :math:`Q' = QV_rS_r^{-1/2}` (eigenvalues above
-    :math:`Marepsilon` of the largest). As :func:`pencil_from_gram`, less accurate than
-    the QR factor.
+    When :math:`Q^*GQ = I` to :math:`10^{-8}` (EDMD's basis, orthonormalised by the fit
+    itself, with its scaling and truncation), the pencil is the fit's own:
+    :math:`K = Q^*AQ`. Otherwise (a basis from an SVD of the data, as DMD and Hankel DMD
+    have, which may hold directions :math:`G` cannot resolve), it is
+    :func:`pencil_from_gram` restricted to the span of :math:`Q`.
     """
-    G = np.asarray(G)
     Q = np.asarray(basis)
-    B = Q.conj().T @ G @ Q
-    s, V = scipy.linalg.eigh(0.5 * (B + B.conj().T))
-    order = np.argsort(s)[::-1]
-    s, V = s[order], V[:, order]
-    if s.size == 0 or s[0] <= 0:
-        raise ValueError("The Gram matrix G vanishes on the model's span.")
-    r = max(numerical_rank(s, G.shape[0] * np.finfo(float).eps), 1)
-    return _gram_pencil(Q @ (V[:, :r] / np.sqrt(s[:r])), A, L, C, G.shape[0] - r)
+    B = Q.conj().T @ np.asarray(G) @ Q
+    if np.abs(B - np.eye(B.shape[0])).max() <= _ORTHONORMAL:
+        return _gram_pencil(Q, A, L, C, np.asarray(G).shape[0] - Q.shape[1])
+    return pencil_from_gram(G, A, L, C, rcond=rcond, rank=rank, span=Q)
+
+
+# a fitted basis with Q^*GQ = I to this accuracy is its own pencil's basis: Gram-based
+# residuals are accurate to about sqrt(eps) anyway
+_ORTHONORMAL = 1e-8
 
 
 def _gram_pencil(Q: np.ndarray, A, L, C, n_dropped: int) -> Pencil:

@@ -6,7 +6,7 @@
 
 from koop.dictionaries._base import Dictionary
 from koop.dictionaries._combine import Concat, Custom, Identity
-from koop.dictionaries._delay import TimeDelay
+from koop.dictionaries._delay import TimeDelay, delay_windows
 from koop.dictionaries._fourier import RandomFourier
 from koop.dictionaries._polynomial import Polynomial
 from koop.dictionaries._rbf import RBF, data_scale
@@ -21,4 +21,5 @@ __all__ = [
     "Custom",
     "Concat",
     "data_scale",
+    "delay_windows",
 ]

@@ -8,13 +8,13 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from koop._params import validate_params
+from koop._params import ParamValidation
 from koop.data import check_array
 
 __all__ = ["Dictionary"]
 
 
-class Dictionary(TransformerMixin, BaseEstimator):
+class Dictionary(ParamValidation, TransformerMixin, BaseEstimator):
     r"""Base class of observable dictionaries :math:`\psi: \mathbb{R}^d \to \mathbb{R}^M`.
 
     A dictionary is a scikit-learn transformer. ``fit(X)`` learns whatever the
@@ -35,7 +35,6 @@ class Dictionary(TransformerMixin, BaseEstimator):
     functions (what :func:`koop.validation.convergence_study` varies).
     """
 
-    _parameter_constraints: ClassVar[dict] = {}
     #: the constructor parameter that sets the dictionary size (None: no such parameter)
     size_param: ClassVar[str | None] = None
 
@@ -136,15 +135,6 @@ class Dictionary(TransformerMixin, BaseEstimator):
         return self._kernel_spec()
 
     # -- hooks for subclasses ---------------------------------------------------------
-    def _validate_params(self) -> None:
-        """Check the constructor parameters: ``_parameter_constraints`` (one validator,
-        :func:`koop._params.validate_params`), then the rules that relate several."""
-        validate_params(self)
-        self._check_params()
-
-    def _check_params(self) -> None:
-        """Rules that relate several parameters (default: none)."""
-
     def _fit(self, X: np.ndarray) -> None:
         """Learn data-dependent parameters (default: nothing)."""
 

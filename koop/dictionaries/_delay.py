@@ -6,10 +6,11 @@ from typing import ClassVar
 
 import numpy as np
 
+from koop._kernels.features import delay_windows
 from koop._params import NON_NEGATIVE_INT, POSITIVE_INT
 from koop.dictionaries._base import Dictionary
 
-__all__ = ["TimeDelay"]
+__all__ = ["TimeDelay", "delay_windows"]
 
 
 class TimeDelay(Dictionary):
@@ -47,13 +48,8 @@ class TimeDelay(Dictionary):
         return int(self.n_delays) * int(self.stride)
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
-        n_rows = X.shape[0] - self.n_lags
-        d = X.shape[1]
-        out = np.empty((n_rows, d * (self.n_delays + 1)), dtype=np.float64)
-        for lag in range(self.n_delays + 1):
-            start = self.n_lags - lag * self.stride
-            out[:, lag * d : (lag + 1) * d] = X[start : start + n_rows]
-        return out
+        windows = delay_windows(X, self.n_delays, self.stride)
+        return np.ascontiguousarray(windows.reshape(windows.shape[0], -1), dtype=np.float64)
 
     def _n_output(self) -> int:
         return self.n_features_in_ * (self.n_delays + 1)

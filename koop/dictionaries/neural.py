@@ -34,13 +34,13 @@ from koop._torch_state import TorchStateMixin
 from koop.data import as_trajectories, check_array
 from koop.dictionaries._base import Dictionary
 
-__all__ = ["NeuralDictionary", "train_edmd_dl"]
+__all__ = ["NeuralDictionary", "train_edmd_dl", "NEURAL_DICTIONARY_PARAMETERS"]
 
 _ACTIVATIONS = ("tanh", "relu", "elu", "softplus")
 
 
 def _network(n_in: int, hidden: tuple, n_out: int, activation: str, generator):
-    from koop.rnn._torch import import_torch
+    from koop._torch import import_torch
 
     torch = import_torch()
     act = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "elu": torch.nn.ELU,
@@ -83,7 +83,7 @@ def train_edmd_dl(lift, parameters, X, Y, *, n_iterations: int, n_epochs: int,
     losses : list of float
         Mean loss per outer iteration (evaluated on the full data after its epochs).
     """
-    from koop.rnn._torch import import_torch
+    from koop._torch import import_torch
 
     torch = import_torch()
     params = list(parameters)
@@ -120,6 +120,30 @@ def train_edmd_dl(lift, parameters, X, Y, *, n_iterations: int, n_epochs: int,
         losses.append(solve_k()[1])
     K, _ = solve_k()
     return K.cpu().numpy(), losses
+
+
+#: the constructor parameters of NeuralDictionary (EDMDDL passes them through)
+NEURAL_DICTIONARY_PARAMETERS: dict = {
+    "n_trainable": POSITIVE_INT,
+    "hidden_layers": [Satisfies(
+        lambda v: isinstance(v, tuple | list) and all(
+            isinstance(h, Integral) and not isinstance(h, bool) and h >= 1 for h in v),
+        "a tuple of positive ints")],
+    "activation": [StrOptions(set(_ACTIVATIONS))],
+    "include_state": ["boolean"],
+    "include_bias": ["boolean"],
+    "n_iterations": POSITIVE_INT,
+    "n_epochs": POSITIVE_INT,
+    "batch_size": POSITIVE_INT,
+    "learning_rate": POSITIVE_REAL,
+    "regularization": NON_NEGATIVE_REAL,
+    # a torch.device is accepted too; resolve_device checks it when fit starts
+    "device": [Satisfies(lambda v: isinstance(v, str) or type(v).__name__ == "device",
+                         "'cpu', 'cuda', 'auto' or a torch.device")],
+    "n_threads": [*POSITIVE_INT, None],
+    "random_state": ["random_state", np.random.Generator],
+    "verbose": ["verbose"],
+}
 
 
 class NeuralDictionary(TorchStateMixin, Dictionary):
@@ -195,27 +219,7 @@ class NeuralDictionary(TorchStateMixin, Dictionary):
     """
 
     _torch_modules = ("network_",)
-    _parameter_constraints: ClassVar[dict] = {
-        "n_trainable": POSITIVE_INT,
-        "hidden_layers": [Satisfies(
-            lambda v: isinstance(v, tuple | list) and all(
-                isinstance(h, Integral) and not isinstance(h, bool) and h >= 1 for h in v),
-            "a tuple of positive ints")],
-        "activation": [StrOptions(set(_ACTIVATIONS))],
-        "include_state": ["boolean"],
-        "include_bias": ["boolean"],
-        "n_iterations": POSITIVE_INT,
-        "n_epochs": POSITIVE_INT,
-        "batch_size": POSITIVE_INT,
-        "learning_rate": POSITIVE_REAL,
-        "regularization": NON_NEGATIVE_REAL,
-        # a torch.device is accepted too; resolve_device checks it when fit starts
-        "device": [Satisfies(lambda v: isinstance(v, str) or type(v).__name__ == "device",
-                             "'cpu', 'cuda', 'auto' or a torch.device")],
-        "n_threads": [*POSITIVE_INT, None],
-        "random_state": ["random_state", np.random.Generator],
-        "verbose": ["verbose"],
-    }
+    _parameter_constraints: ClassVar[dict] = NEURAL_DICTIONARY_PARAMETERS
     size_param = "n_trainable"
 
     def __init__(self, n_trainable: int = 10, hidden_layers: tuple = (64, 64),
@@ -260,7 +264,7 @@ class NeuralDictionary(TorchStateMixin, Dictionary):
         return self._fit_pairs(np.asarray(Xp, dtype=np.float64), np.asarray(Yp, dtype=np.float64))
 
     def _fit_pairs(self, X: np.ndarray, Y: np.ndarray) -> NeuralDictionary:
-        from koop.rnn._torch import import_torch, make_generator, resolve_device, torch_threads
+        from koop._torch import import_torch, make_generator, resolve_device, torch_threads
 
         torch = import_torch()
         generator, _ = make_generator(self.random_state)
@@ -292,14 +296,14 @@ class NeuralDictionary(TorchStateMixin, Dictionary):
 
     def _build_torch_module(self, name: str):
         """An untrained network of the fitted shape (koop.io loads weights into it)."""
-        from koop.rnn._torch import make_generator
+        from koop._torch import make_generator
 
         generator, _ = make_generator(0)  # the initial weights are overwritten
         return _network(self.n_features_in_, tuple(self.hidden_layers), self.n_trainable,
                         self.activation, generator)
 
     def _lift_torch(self, x):
-        from koop.rnn._torch import import_torch
+        from koop._torch import import_torch
 
         torch = import_torch()
         mean = torch.as_tensor(self.mean_, device=x.device)
@@ -313,7 +317,7 @@ class NeuralDictionary(TorchStateMixin, Dictionary):
         return torch.cat(parts, dim=1)
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
-        from koop.rnn._torch import import_torch
+        from koop._torch import import_torch
 
         torch = import_torch()
         with torch.no_grad():

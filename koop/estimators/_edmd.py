@@ -6,7 +6,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.utils.validation import check_is_fitted
 
 from koop._params import (
     CHUNK_SIZE,
@@ -18,8 +17,8 @@ from koop._params import (
 )
 from koop.base import KoopmanEstimator
 from koop.dictionaries import Dictionary, Identity
-from koop.estimators._solvers import edmd_solve
-from koop.gram import BACKENDS, build_gram
+from koop.estimators._solvers import ReducedModel, edmd_solve
+from koop.gram import BACKENDS, GramMatrices, build_gram
 
 __all__ = ["EDMD"]
 
@@ -68,7 +67,8 @@ class EDMD(KoopmanEstimator):
     eigenvalues_, eigenvectors_, modes_, continuous_eigenvalues_
         See :class:`~koop.base.KoopmanEstimator`.
     koopman_matrix_ : ndarray (M, M)
-        :math:`G^{+}A`.
+        :math:`QK_rQ^+` (:math:`G^{+}A` when nothing is truncated), see
+        :meth:`koop.base.KoopmanModel.koopman_matrix`.
     n_features_in_ : int
 
     References
@@ -112,10 +112,6 @@ class EDMD(KoopmanEstimator):
         self.chunk_size = chunk_size
         self.rcond = rcond
 
-    def _fit_dictionary(self, data) -> Dictionary:
-        dictionary = Identity() if self.dictionary is None else clone(self.dictionary)
-        return dictionary.fit(data.stacked() if not _is_lazy(data) else _sample(data))
-
     def fit(self, X: Any, y: Any = None, *, dt: float | None = None,
             weights: Any = None) -> EDMD:
         """Fit the dictionary, build the Gram matrices and solve :math:`K = G^+A`.
@@ -135,26 +131,36 @@ class EDMD(KoopmanEstimator):
         -------
         self
         """
-        self._validate_params()
-        data = self._validate_training_data(X, y, dt, lazy=self.backend == "dask")
-        self.n_features_in_ = data.n_features
-        self._set_feature_names(data)
-        self.dictionary_ = self._fit_dictionary(data)
-        self.gram_ = build_gram(self.dictionary_, data, weights=weights,
-                                chunk_size=self.chunk_size, backend=self.backend)
-        model = edmd_solve(self.gram_.G, self.gram_.A, self.gram_.C, rank=self.rank,
-                           regularization=self.regularization, rcond=self.rcond,
-                           n_samples=self.gram_.n_samples)
-        self.n_dropped_directions_ = model.n_dropped
-        self._set_reduced_model(model.basis, model.reduced, model.state_map, data.dt)
+        data = self._start_fit(X, y, dt, lazy=self.backend == "dask")
+        self.dictionary_ = fit_dictionary(self.dictionary, data)
+        self.gram_, reduced = solve_edmd(
+            self.dictionary_, data, weights=weights, chunk_size=self.chunk_size,
+            backend=self.backend, rank=self.rank, regularization=self.regularization,
+            rcond=self.rcond)
+        self.n_dropped_directions_ = reduced.n_dropped
+        self._set_reduced_model(reduced.basis, reduced.reduced, reduced.state_map, data.dt)
         return self
 
-    @property
-    def koopman_matrix_(self) -> np.ndarray:  # type: ignore[override]
-        r""":math:`K = G^{+}A` (M x M), the pseudo-inverse on the retained span."""
-        check_is_fitted(self, "reduced_matrix_")
-        Q = self.basis_
-        return Q @ (Q.conj().T @ self.gram_.A)
+
+def fit_dictionary(dictionary: Dictionary | None, data) -> Dictionary:
+    """A fitted clone of ``dictionary`` (default Identity) on the samples of ``data``."""
+    dictionary = Identity() if dictionary is None else clone(dictionary)
+    return dictionary.fit(data.stacked() if not _is_lazy(data) else _sample(data))
+
+
+def solve_edmd(dictionary: Dictionary, data, *, weights: Any = None,
+               chunk_size: int | None = None, backend: str = "numba", rank: Any = None,
+               regularization: float = 0.0, rcond: float | None = None
+               ) -> tuple[GramMatrices, ReducedModel]:
+    """The EDMD solve on a fitted dictionary: the Gram matrices and :math:`K = G^+A`.
+
+    Shared by :class:`EDMD` and :class:`~koop.estimators.neural.EDMDDL` (which learns
+    its dictionary first); see :func:`~koop.estimators._solvers.edmd_solve`.
+    """
+    gram = build_gram(dictionary, data, weights=weights, chunk_size=chunk_size,
+                      backend=backend)
+    return gram, edmd_solve(gram.G, gram.A, gram.C, rank=rank, regularization=regularization,
+                            rcond=rcond, n_samples=gram.n_samples)
 
 
 def _is_lazy(data) -> bool:

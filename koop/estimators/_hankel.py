@@ -130,14 +130,7 @@ class HankelDMD(KoopmanEstimator):
         -------
         self
         """
-        self._validate_params()
-        data = self._validate_training_data(X, None, dt)
-        if y is not None:
-            raise ValueError(
-                "HankelDMD needs trajectories (delay windows of consecutive samples), not "
-                f"snapshot pairs: got X with {data.n_features} feature(s) and a y; pass X "
-                "only."
-            )
+        data = self._start_fit(X, y, dt, pairs=False)
         q = int(self.n_delays)
         trajs = [np.asarray(t, dtype=np.float64) for t in data.trajectories]
         n_pairs = data.n_pairs(q)
@@ -147,8 +140,6 @@ class HankelDMD(KoopmanEstimator):
                 f"lengths {list(data.lengths)}); each trajectory needs at least "
                 f"{q + 2} samples. Use fewer delays or longer trajectories."
             )
-        self.n_features_in_ = data.n_features
-        self._set_feature_names(data)
         self.dictionary_ = TimeDelay(n_delays=q).fit(trajs[0][: q + 1])
         m = self.dictionary_.n_output_features_
         s, U = hankel_svd(trajs, q, stop=1)

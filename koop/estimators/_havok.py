@@ -134,13 +134,7 @@ class HAVOK(KoopmanEstimator):
         -------
         self
         """
-        self._validate_params()
-        data = self._validate_training_data(X, None, dt)
-        if y is not None:
-            raise ValueError(
-                f"HAVOK needs trajectories, not snapshot pairs: got X with "
-                f"{data.n_features} feature(s) and a y; pass X only."
-            )
+        data = self._start_fit(X, y, dt, pairs=False)
         if data.dt is None:
             raise ValueError(
                 "HAVOK needs the sampling interval for its derivatives: pass dt= (or an "
@@ -154,8 +148,6 @@ class HAVOK(KoopmanEstimator):
                 f"HAVOK with n_delays={q} needs at least {q + 5} samples per trajectory "
                 f"(5 windows for the derivative stencil); got lengths {list(data.lengths)}."
             )
-        self.n_features_in_ = data.n_features
-        self._set_feature_names(data)
         self.dictionary_ = TimeDelay(n_delays=q).fit(trajs[0][: q + 1])
         m = self.dictionary_.n_output_features_
         s, U = hankel_svd(trajs, q)

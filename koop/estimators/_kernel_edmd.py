@@ -19,8 +19,9 @@ from koop._params import (
     StrOptions,
 )
 from koop._spectral.truncation import select_rank
+from koop.base import KoopmanEstimator
 from koop.dictionaries import Dictionary, data_scale
-from koop.estimators._resdmd import _SORTS, VALIDATION_DATA, ResDMD
+from koop.estimators._resdmd import _SORTS, VALIDATION_DATA, VerifiedSpectrum, solve_residual_dmd
 
 __all__ = ["KernelEDMD"]
 
@@ -65,7 +66,7 @@ class _KernelFeatures(Dictionary):
         return [f"kernel{j}" for j in range(self._n_output())]
 
 
-class KernelEDMD(ResDMD):
+class KernelEDMD(VerifiedSpectrum, KoopmanEstimator):
     r"""Kernel EDMD (Williams, Rowley & Kevrekidis 2015) with ResDMD residuals.
 
     The kernel trick replaces the dictionary by snapshot Gram matrices: with centers
@@ -81,8 +82,10 @@ class KernelEDMD(ResDMD):
     :math:`\hat K = S^{-1/2}U^*\hat A U S^{-1/2}`, :math:`\hat A_{ij} = k(y_i, x_j)`; with
     fewer centers it is its Nyström approximation, at cost :math:`O(Nn^2)` instead of
     :math:`O(N^3)`. Everything else (QR factor, residuals, pseudospectra, ``verified``) is
-    :class:`ResDMD` on the induced dictionary, as in Colbrook & Townsend's kernelized
-    ResDMD; pass ``validation_data`` for residuals independent of the centers.
+    the ResDMD solve on the induced dictionary
+    (:func:`~koop.estimators._resdmd.solve_residual_dmd`), as in Colbrook & Townsend's
+    kernelized ResDMD; pass ``validation_data`` for residuals independent of the
+    centers.
 
     Parameters
     ----------
@@ -168,12 +171,10 @@ class KernelEDMD(ResDMD):
         "random_state": RANDOM_STATE,
     }
 
-    # ResDMD's dictionary is induced by the kernel here; rcond keeps its default
-    dictionary = None
-    rcond = None
-
-    def _pencil_rank(self):
-        return None  # the kernel's spectrum was truncated already
+    @property
+    def dictionary_size_param(self) -> str:
+        """The number of Nyström centers sets the size of the induced dictionary."""
+        return "n_components"
 
     def fit(self, X: Any, y: Any = None, *, dt: float | None = None,
             weights: Any = None) -> KernelEDMD:
@@ -192,10 +193,7 @@ class KernelEDMD(ResDMD):
         -------
         self
         """
-        self._validate_params()
-        data = self._validate_training_data(X, y, dt)
-        self.n_features_in_ = data.n_features
-        self._set_feature_names(data)
+        data = self._start_fit(X, y, dt)
         Xp, _ = data.pairs()
         Xp = np.asarray(Xp, dtype=np.float64)
         n = Xp.shape[0]
@@ -216,5 +214,8 @@ class KernelEDMD(ResDMD):
         self.width_ = width
         self.dictionary_ = _KernelFeatures(self.kernel, width, self.degree, centers, P).fit(
             centers[:1])
-        self._fit_factor(data, weights)
+        # the kernel's spectrum is truncated already: the pencil keeps the numerical rank
+        self._set_residual_fit(solve_residual_dmd(
+            self.dictionary_, data, weights, chunk_size=self.chunk_size, rcond=None,
+            rank=None, validation_data=self.validation_data, sort_by=self.sort_by))
         return self

@@ -18,13 +18,15 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
+from koop._spectral.model import spectral_decomposition
 from koop._spectral.truncation import numerical_rank, optimal_svht_coef, select_rank
 from koop.exceptions import RankDeficiencyWarning
 
 __all__ = ["ReducedModel", "edmd_solve", "dmd_solve", "select_rank", "optimal_svht_coef",
            "spectral_decomposition"]
 # select_rank and optimal_svht_coef live in koop._spectral.truncation (the one truncation
-# rule); they are re-exported here for the solvers' callers
+# rule) and spectral_decomposition in koop._spectral.model; re-exported for the solvers'
+# callers
 
 
 @dataclass
@@ -139,11 +141,3 @@ def dmd_solve(X: np.ndarray, Y: np.ndarray, *, rank=None) -> tuple[ReducedModel,
     Atilde = U.conj().T @ YVS
     model = ReducedModel(U, Atilde.T, U.conj().T, len(s) - r)
     return model, YVS, s
-
-
-def spectral_decomposition(reduced: np.ndarray):
-    """Eigenvalues (sorted by modulus, descending; conjugate pairs positive imaginary part
-    first) and right eigenvectors of the reduced matrix."""
-    lam, V = scipy.linalg.eig(reduced)
-    order = np.lexsort((-lam.imag, -np.abs(lam).round(13)))
-    return lam[order].astype(np.complex128), V[:, order].astype(np.complex128)

@@ -8,16 +8,14 @@ import numpy as np
 
 from koop._params import RANK
 from koop.base import KoopmanEstimator
-from koop.dictionaries.neural import NeuralDictionary
-from koop.estimators._edmd import BACKEND
-from koop.estimators._solvers import edmd_solve
-from koop.gram import build_gram
+from koop.dictionaries.neural import NEURAL_DICTIONARY_PARAMETERS, NeuralDictionary
+from koop.estimators._edmd import BACKEND, solve_edmd
 
 __all__ = ["EDMDDL"]
 
 # EDMDDL's parameters are those of its dictionary (minus the fixed [1, x] prefix), plus
 # the final solve's: declared once, in NeuralDictionary, and passed through by name
-_DICTIONARY_PARAMS = tuple(p for p in NeuralDictionary._parameter_constraints
+_DICTIONARY_PARAMS = tuple(p for p in NEURAL_DICTIONARY_PARAMETERS
                            if p not in ("include_state", "include_bias"))
 
 
@@ -68,7 +66,7 @@ class EDMDDL(KoopmanEstimator):
     """
 
     _parameter_constraints: ClassVar[dict] = {
-        **{p: NeuralDictionary._parameter_constraints[p] for p in _DICTIONARY_PARAMS},
+        **{p: NEURAL_DICTIONARY_PARAMETERS[p] for p in _DICTIONARY_PARAMS},
         "rank": RANK,
         "backend": BACKEND,
     }
@@ -110,20 +108,16 @@ class EDMDDL(KoopmanEstimator):
         -------
         self
         """
-        self._validate_params()
-        data = self._validate_training_data(X, y, dt)
-        self.n_features_in_ = data.n_features
-        self._set_feature_names(data)
+        data = self._start_fit(X, y, dt)
         dictionary = NeuralDictionary(**{p: getattr(self, p) for p in _DICTIONARY_PARAMS})
         # the pairs of every trajectory, never one that straddles two of them
         Xp, Yp = data.pairs()
         self.dictionary_ = dictionary.fit(np.asarray(Xp, dtype=np.float64),
                                           np.asarray(Yp, dtype=np.float64))
-        self.gram_ = build_gram(self.dictionary_, data, backend=self.backend)
-        model = edmd_solve(self.gram_.G, self.gram_.A, self.gram_.C, rank=self.rank,
-                           n_samples=self.gram_.n_samples)
-        self.n_dropped_directions_ = model.n_dropped
-        self._set_reduced_model(model.basis, model.reduced, model.state_map, data.dt)
+        self.gram_, reduced = solve_edmd(self.dictionary_, data, backend=self.backend,
+                                         rank=self.rank)
+        self.n_dropped_directions_ = reduced.n_dropped
+        self._set_reduced_model(reduced.basis, reduced.reduced, reduced.state_map, data.dt)
         m = self.dictionary_.n_output_features_
         self.n_parameters_ = int(self.dictionary_.n_parameters_ + m * m)
         return self

@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
-from koop._params import Satisfies, instance_of, validate_params
+from koop._params import ParamValidation, Satisfies, instance_of
 from koop.data import check_array
 from koop.dictionaries import Dictionary
 
@@ -147,7 +147,7 @@ class PykoopmanObservable(Dictionary):
         return [str(n) for n in names]
 
 
-class KoopObservable(TransformerMixin, BaseEstimator):
+class KoopObservable(ParamValidation, TransformerMixin, BaseEstimator):
     r"""A koop dictionary with pykoopman's observable API (for ``pykoopman.Koopman``).
 
     ``fit`` / ``transform`` / ``inverse`` / ``get_feature_names`` and the attributes
@@ -179,7 +179,7 @@ class KoopObservable(TransformerMixin, BaseEstimator):
 
     def fit(self, x: Any, y: Any = None) -> KoopObservable:
         """Fit the koop dictionary and the measurement matrix on samples ``x``."""
-        validate_params(self)
+        self._validate_params()
         x = check_array(x, name="x")
         self.dictionary_ = clone(self.dictionary).fit(x)
         Psi = self.dictionary_.transform(x)
