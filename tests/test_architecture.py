@@ -1,5 +1,6 @@
 """Tests that keep the architecture honest."""
 
+import functools
 import importlib
 import pkgutil
 import subprocess
@@ -89,6 +90,7 @@ def _imports(path, module: str):
                 yield node.lineno, sub if _is_module(sub) else target
 
 
+@functools.cache
 def _is_module(name: str) -> bool:
     import importlib.util
 
