@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import clone
@@ -107,7 +107,7 @@ class RRR(KoopmanEstimator):
     True
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "dictionary": [Dictionary, None],
         "rcond": [Interval(Real, 0, 1, closed="left"), None],
         **_SOLVER_CONSTRAINTS,

@@ -468,7 +468,7 @@ def prinz_potential(n_steps: int, dt: float = 5e-3, x0: Any = None, random_state
     step = _check_positive(step, "step")
     if step > dt:
         raise ValueError(f"step ({step}) must not exceed dt ({dt}).")
-    n_sub = max(int(round(dt / step)), 1)
+    n_sub = max(round(dt / step), 1)
     h = dt / n_sub
     rng = check_random_state(random_state)
     if x0 is None:
