@@ -31,6 +31,9 @@ Usage::
 
     .venv/bin/python benchmarks/operator_learning.py
     .venv/bin/python benchmarks/operator_learning.py --sizes 1e3 1e4 --seeds 2 --no-peers
+    .venv/bin/python benchmarks/operator_learning.py | tee run.log
+    .venv/bin/python benchmarks/operator_learning.py --figure-from-log run.log \
+        --figure docs/img/stochastic_rrr_vs_pcr.png
 """
 
 from __future__ import annotations
@@ -178,7 +181,7 @@ def run_worker(python: str, lib: str, data_dir: str, args) -> list[dict]:
     return []
 
 
-def summarise(rows: list[dict], sizes: list[int]) -> None:
+def summarise(rows: list[dict], sizes: list[int]) -> dict:
     import collections
 
     table = collections.defaultdict(list)
@@ -189,7 +192,7 @@ def summarise(rows: list[dict], sizes: list[int]) -> None:
     print(f"\nmean |lambda - lambda_ref| over the {RANK} leading eigenvalues; mean +- std "
           "over seeds; fit time (s, best placed)\n")
     print(f"{'system':6} {'N':>7}  {'method':15} {'error':>20} {'time (s)':>9}")
-    stats = {}
+    stats, errs = {}, {}
     for system in SYSTEMS:
         for n in sizes:
             for m in methods:
@@ -199,6 +202,7 @@ def summarise(rows: list[dict], sizes: list[int]) -> None:
                 e = np.array([r["error"] for r in rs])
                 t = np.array([r["time"] for r in rs])
                 stats[(system, n, m)] = (np.nanmean(e), np.nanmean(t))
+                errs[(system, n, m)] = (np.nanmean(e), np.nanstd(e))
                 fail = next((r["failed"] for r in rs if "failed" in r), "")
                 print(f"{system:6} {n:>7}  {m:15} {np.nanmean(e):11.2e} +- {np.nanstd(e):7.1e}"
                       f" {np.nanmean(t):9.3f}  {fail}")
@@ -218,6 +222,55 @@ def summarise(rows: list[dict], sizes: list[int]) -> None:
             if pcr and rrr:
                 parts.append(f"RRR/PCR error {rrr[0] / pcr[0]:5.2f}")
             print("  ".join(parts))
+    return errs
+
+
+def parse_log(path: str) -> dict:
+    """``{(system, n, method): (mean, std)}`` from the table a run printed."""
+    stats = {}
+    for line in Path(path).read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 7 and parts[0] in SYSTEMS and parts[1].isdigit() and "+-" in parts:
+            i = parts.index("+-")
+            method = " ".join(parts[2:i - 1])
+            stats[(parts[0], int(parts[1]), method)] = (float(parts[i - 1]),
+                                                        float(parts[i + 1]))
+    return stats
+
+
+def draw(stats: dict, path: str) -> None:
+    """Eigenvalue error vs N, one panel per system, error bars = std over seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    style = {"koop PCR": ("tab:blue", "o", "--"), "koop RRR": ("tab:red", "s", "-"),
+             "koop KRRR": ("tab:orange", "D", "-"),
+             "kooplearn PCR": ("tab:cyan", "v", "--"),
+             "kooplearn RRR": ("tab:purple", "^", "-"),
+             "deeptime VAMP": ("tab:gray", "x", ":")}
+    fig, axes = plt.subplots(1, len(SYSTEMS), figsize=(9, 3.4), sharey=False)
+    titles = {"ou": "Ornstein–Uhlenbeck (exact)", "prinz": "Prinz potential (reference)"}
+    for ax, system in zip(axes, SYSTEMS, strict=True):
+        for method, (color, marker, ls) in style.items():
+            pts = sorted((n, *v) for (s_, n, m), v in stats.items()
+                         if s_ == system and m == method)
+            if not pts:
+                continue
+            n, mean, std = (np.array(c) for c in zip(*pts, strict=True))
+            ax.errorbar(n, mean, yerr=std, color=color, marker=marker, ls=ls, capsize=3,
+                        label=method, ms=5, lw=1.2)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("N (samples)")
+        ax.set_title(titles[system], fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel(f"mean |λ − λ_ref|, {RANK} leading")
+    axes[-1].legend(fontsize=7, loc="lower left")
+    fig.suptitle(f"rank {RANK}: RRR vs PCR (mean ± std over seeds)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
 
 
 def main() -> None:
@@ -228,12 +281,17 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--peers-python", default=str(ROOT / ".venv-peers" / "bin" / "python"))
+    ap.add_argument("--figure", help="save the RRR-vs-PCR figure (PNG) here")
+    ap.add_argument("--figure-from-log", help="draw --figure from a saved run's output")
     ap.add_argument("--worker", choices=tuple(FITTERS))
     ap.add_argument("--data")
     args = ap.parse_args()
     args.sizes = [int(n) for n in args.sizes]
     if args.worker:
         worker(args.worker, args.data, args.sizes, args.seeds, args.repeats)
+        return
+    if args.figure_from_log:
+        draw(parse_log(args.figure_from_log), args.figure or "rrr_vs_pcr.png")
         return
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -250,7 +308,9 @@ def main() -> None:
             else:
                 for lib in PEER_METHODS:
                     rows += run_worker(args.peers_python, lib, tmp, args)
-    summarise(rows, args.sizes)
+    stats = summarise(rows, args.sizes)
+    if args.figure:
+        draw(stats, args.figure)
 
 
 if __name__ == "__main__":
