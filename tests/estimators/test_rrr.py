@@ -171,3 +171,13 @@ def test_save_load_roundtrips_exactly(ou, est):
         a, b = getattr(model, name), getattr(again, name)
         assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), name
     np.testing.assert_array_equal(model.predict(ou[:50]), again.predict(ou[:50]))
+
+
+@pytest.mark.parametrize("backend", ["dask", "torch"])
+def test_rrr_runs_on_the_other_gram_backends(ou, backend):
+    pytest.importorskip(backend)
+    X = ou[:4000]
+    ref = RRR(RBF(20, width=0.8, random_state=0), rank=4, regularization=1e-8).fit(X)
+    other = RRR(RBF(20, width=0.8, random_state=0), rank=4, regularization=1e-8,
+                backend=backend).fit(X)
+    np.testing.assert_allclose(other.eigenvalues_, ref.eigenvalues_, atol=1e-8)
