@@ -20,6 +20,7 @@ convention without mean-free features.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -55,7 +56,7 @@ def _gram_of(model: Any, X: Any, y: Any, weights: Any):
     gram = getattr(model, "gram_", None)
     if gram is None and hasattr(model, "factor_"):
         G, A, L, _ = model.factor_.gram()
-        return type("Gram", (), {"G": G, "A": A, "L": L})()
+        return SimpleNamespace(G=G, A=A, L=L)
     if gram is None or getattr(gram, "L", None) is None:
         raise TypeError(
             f"{name} keeps no Gram matrices A and L (gram_) from its training data; pass "
