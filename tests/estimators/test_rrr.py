@@ -181,3 +181,13 @@ def test_rrr_runs_on_the_other_gram_backends(ou, backend):
     other = RRR(RBF(20, width=0.8, random_state=0), rank=4, regularization=1e-8,
                 backend=backend).fit(X)
     np.testing.assert_allclose(other.eigenvalues_, ref.eigenvalues_, atol=1e-8)
+
+
+def test_resdmd_residuals_apply_to_rrr_and_show_the_ou_variance(ou):
+    from koop.validation import residuals
+
+    model = RRR(Polynomial(degree=3), rank=4).fit(ou)
+    res = residuals(model, ou)
+    # single-successor residual of an exact OU eigenpair is sqrt(1 - lambda^2)
+    lam = np.abs(model.eigenvalues_)
+    np.testing.assert_allclose(res, np.sqrt(1 - lam**2), atol=0.05)
