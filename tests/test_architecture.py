@@ -19,7 +19,8 @@ def test_import_koop_loads_no_heavy_optional_modules():
 def test_every_public_name_has_a_docstring():
     missing = []
     for modname in ("koop", "koop.dictionaries", "koop.estimators", "koop.gram",
-                    "koop.systems", "koop.data", "koop.validation", "koop.metrics", "koop.io"):
+                    "koop.systems", "koop.data", "koop.validation", "koop.metrics", "koop.io",
+                    "koop.model_selection"):
         mod = importlib.import_module(modname)
         for name in getattr(mod, "__all__", []):
             obj = getattr(mod, name)

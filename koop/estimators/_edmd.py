@@ -145,7 +145,13 @@ class EDMD(KoopmanEstimator):
 def fit_dictionary(dictionary: Dictionary | None, data) -> Dictionary:
     """A fitted clone of ``dictionary`` (default Identity) on the samples of ``data``."""
     dictionary = Identity() if dictionary is None else clone(dictionary)
-    return dictionary.fit(data.stacked() if not _is_lazy(data) else _sample(data))
+    return dictionary.fit(training_states(data))
+
+
+def training_states(data) -> np.ndarray:
+    """The samples a dictionary is fitted on: all of them, or evenly spaced rows of lazy
+    (dask) data, so that fitting never loads a lazy data set whole."""
+    return data.stacked() if not _is_lazy(data) else _sample(data)
 
 
 def solve_edmd(dictionary: Dictionary, data, *, weights: Any = None,
