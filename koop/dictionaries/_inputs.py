@@ -8,12 +8,14 @@ inputs enter the lifted predictor linearly).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import clone
 
-from koop.dictionaries._base import Dictionary, _check_positive_int
+from koop._params import POSITIVE_INT, instance_of
+from koop.dictionaries._base import Dictionary
+from koop.dictionaries._combine import Identity
 
 __all__ = ["InputPassThrough"]
 
@@ -23,11 +25,11 @@ class InputPassThrough(Dictionary):
 
     Parameters
     ----------
-    dictionary : Dictionary
-        The dictionary of the state. If it is fitted already it is used as is (the
-        inputs must not change a dictionary fitted on states); otherwise a clone is
-        fitted on the state columns.
-    n_inputs : int
+    dictionary : Dictionary, optional
+        The dictionary of the state (default :class:`~koop.dictionaries.Identity`). If it
+        is fitted already it is used as is (the inputs must not change a dictionary
+        fitted on states); otherwise a clone is fitted on the state columns.
+    n_inputs : int, default=1
         Number of input columns at the right of each row.
 
     Examples
@@ -39,6 +41,12 @@ class InputPassThrough(Dictionary):
     [[2.0, 4.0, -1.0]]
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        "dictionary": [instance_of(Dictionary, "a koop dictionary (koop.dictionaries)"),
+                       None],
+        "n_inputs": POSITIVE_INT,
+    }
+
     def __init__(self, dictionary: Dictionary | None = None, n_inputs: int = 1) -> None:
         self.dictionary = dictionary
         self.n_inputs = n_inputs
@@ -48,19 +56,15 @@ class InputPassThrough(Dictionary):
         inner = getattr(self, "dictionary_", None) or self.dictionary
         return int(getattr(inner, "n_lags", 0))
 
-    def _validate_params_values(self) -> None:
-        if not isinstance(self.dictionary, Dictionary):
-            raise TypeError(f"dictionary must be a koop dictionary, got {self.dictionary!r}.")
-        _check_positive_int(self.n_inputs, "n_inputs")
-
     def _fit(self, X: np.ndarray) -> None:
         d = X.shape[1] - int(self.n_inputs)
         if d < 1:
             raise ValueError(
                 f"Rows have {X.shape[1]} column(s), not more than n_inputs={self.n_inputs}."
             )
-        inner = self.dictionary
+        inner = Identity() if self.dictionary is None else self.dictionary
         if hasattr(inner, "n_output_features_"):
+
             if inner.n_features_in_ != d:
                 raise ValueError(f"The dictionary was fitted on {inner.n_features_in_} "
                                  f"feature(s); the rows hold {d} state column(s).")

@@ -1,5 +1,5 @@
-"""Koopman estimators: DMD, EDMD, KernelEDMD, ResDMD, HankelDMD, HAVOK; DMDc and EDMDc
-for systems driven by inputs.
+"""Koopman estimators: DMD, EDMD, KernelEDMD, ResDMD, HankelDMD, HAVOK, RRR, KernelRRR;
+DMDc and EDMDc for systems driven by inputs.
 
 All share the scikit-learn contract of :class:`koop.base.KoopmanEstimator`.
 """
@@ -11,8 +11,10 @@ from koop.estimators._edmdc import EDMDc
 from koop.estimators._hankel import HankelDMD
 from koop.estimators._havok import HAVOK
 from koop.estimators._kernel_edmd import KernelEDMD
+from koop.estimators._kernel_rrr import KernelRRR
 from koop.estimators._mpedmd import MPEDMD
 from koop.estimators._resdmd import ResDMD
+from koop.estimators._rrr import RRR
 
-__all__ = ["DMD", "EDMD", "ResDMD", "MPEDMD", "KernelEDMD", "HankelDMD", "HAVOK", "DMDc",
-           "EDMDc"]
+__all__ = ["DMD", "EDMD", "ResDMD", "MPEDMD", "KernelEDMD", "HankelDMD", "HAVOK",
+           "RRR", "KernelRRR", "DMDc", "EDMDc"]

@@ -33,9 +33,11 @@ import scipy.linalg
 from sklearn.metrics import r2_score
 from sklearn.utils.validation import check_is_fitted
 
+from koop._spectral.truncation import select_rank
 from koop.base import KoopmanEstimator
 from koop.data import as_controlled_trajectories, check_array, check_inputs
-from koop.estimators._solvers import edmd_solve, select_rank
+from koop.estimators._online import OnlineMixin
+from koop.estimators._solvers import edmd_solve
 
 __all__ = ["ControlledKoopmanEstimator", "edmdc_solve", "dmdc_solve",
            "input_residuals_from_gram", "input_residuals_from_r"]
@@ -51,7 +53,8 @@ def _pinvh(S: np.ndarray) -> np.ndarray:
 
 
 def edmdc_solve(G: np.ndarray, A: np.ndarray, C: np.ndarray, n_inputs: int, *, rank=None,
-                regularization: float = 0.0, rcond: float | None = None):
+                regularization: float = 0.0, rcond: float | None = None,
+                n_samples: int | None = None):
     r"""The lifted linear predictor (Korda & Mezić 2018) from the Gram of :math:`[\psi, u]`.
 
     Least squares :math:`\min \|\Psi_Y - \Psi_X K - U K_u\|_W` over both :math:`K` and
@@ -75,7 +78,7 @@ def edmdc_solve(G: np.ndarray, A: np.ndarray, C: np.ndarray, n_inputs: int, *, r
         ``(M + m, d + m)`` (only ``C[:M, :d]`` is used).
     n_inputs : int
         :math:`m`.
-    rank, regularization, rcond
+    rank, regularization, rcond, n_samples
         As for :func:`~koop.estimators._solvers.edmd_solve` (on :math:`G_{xx}`).
 
     Returns
@@ -90,7 +93,7 @@ def edmdc_solve(G: np.ndarray, A: np.ndarray, C: np.ndarray, n_inputs: int, *, r
     Gxx, Gxu, Guu = G[:M, :M], G[:M, M:], G[M:, M:]
     Axx, Aux = A[:M, :M], A[M:, :M]
     model = edmd_solve(Gxx, Axx, C[:M, :d], rank=rank, regularization=regularization,
-                       rcond=rcond)
+                       rcond=rcond, n_samples=n_samples)
     Q = model.basis
     P = _pinvh(Guu)
     W = Q.conj().T @ Gxu
@@ -186,12 +189,13 @@ def input_residuals_from_r(R, n_features: int, eigenvalues, vectors,
 
 
 # -- the estimator contract -------------------------------------------------------------
-class ControlledKoopmanEstimator(KoopmanEstimator):
+class ControlledKoopmanEstimator(OnlineMixin, KoopmanEstimator):
     r"""Base class of Koopman models with inputs (:class:`DMDc`, :class:`EDMDc`).
 
     Subclasses set the reduced model with ``_set_reduced_model`` (the autonomous part)
     and ``_set_input_model(B_r)``; this class turns them into ``predict(X, u)``,
-    ``simulate(x0, n_steps, u)`` and ``score(X, y, u=)``.
+    ``simulate(x0, n_steps, u)`` and ``score(X, y, u=)``. Every controlled model learns
+    online (:class:`~koop.estimators._online.OnlineMixin`, with inputs).
 
     Attributes
     ----------
@@ -202,6 +206,21 @@ class ControlledKoopmanEstimator(KoopmanEstimator):
         Residual of each autonomous eigenpair with the fitted input term removed (see
         :mod:`koop.estimators._control`).
     """
+
+    _has_inputs = True
+
+
+    def _start_controlled_fit(self, X: Any, y: Any, u: Any, dt: Any, weights: Any):
+        """What every controlled ``fit`` does first (as the base's ``_start_fit``, with
+        inputs): check the parameters, validate states and inputs, record
+        ``n_features_in_`` and the feature names, start afresh the online stream.
+        Returns the ControlledTrajectories."""
+        self._validate_params()
+        controlled = as_controlled_trajectories(X, y, u=u, dt=dt, min_pairs=2, name="X")
+        self.n_features_in_ = controlled.data.n_features
+        self._set_feature_names(controlled.data)
+        self._start_stream(weights)
+        return controlled
 
     def _set_input_model(self, input_matrix: np.ndarray) -> None:
         self.input_matrix_ = np.asarray(input_matrix)
@@ -235,9 +254,9 @@ class ControlledKoopmanEstimator(KoopmanEstimator):
         X = check_array(X, name="X", n_features=self.n_features_in_,
                         min_samples=self.n_lags_ + 1)
         U = self._inputs_for(u, X.shape[0], "row of X")[self.n_lags_ :]
-        H = self._lift(X)
-        nxt = H @ self.reduced_matrix_ + U @ self.input_matrix_
-        return self._real_if_real(nxt @ self.state_map_)
+        model = self.model_
+        nxt = model.lift(self._psi(X)) @ self.reduced_matrix_ + U @ self.input_matrix_
+        return model.real_if_real(nxt @ self.state_map_)
 
     def simulate(self, x0: Any, n_steps: int, u: Any = None) -> np.ndarray:
         r"""Run the linear predictor from ``x0`` under an input sequence.
@@ -268,7 +287,7 @@ class ControlledKoopmanEstimator(KoopmanEstimator):
         for k in range(n_steps):
             h = h @ K + U[k] @ B
             out[k] = h @ Cr
-        return self._real_if_real(out)
+        return self.model_.real_if_real(out)
 
     def lift_reduced(self, x0: Any) -> np.ndarray:
         r""":math:`h(x_0) = \psi(x_0)Q`, the reduced coordinates of one initial state.
@@ -286,7 +305,8 @@ class ControlledKoopmanEstimator(KoopmanEstimator):
                              f"dictionary (n_lags_={lags}); got {x0.shape[0]}.")
         if x0.ndim == 2:
             x0 = x0[-(lags + 1):]
-        return self._lift(x0, name="x0")[-1]
+        return self.model_.lift(self._psi(x0, name="x0"))[-1]
+
 
     def score(self, X: Any, y: Any = None, sample_weight: Any = None, *,
               u: Any = None) -> float:

@@ -2,30 +2,27 @@
 
 from __future__ import annotations
 
-from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from koop.data import as_controlled_trajectories, check_array
+from koop._params import RANK
+from koop.data import check_array, check_weights
 from koop.dictionaries import Identity
 from koop.estimators._control import (
     ControlledKoopmanEstimator,
     dmdc_solve,
     input_residuals_from_r,
 )
-from koop.estimators._online import OnlineMixin
+from koop.estimators._online import FORGETTING_FACTOR
 from koop.estimators._rsums import RSums, pair_rows
+from koop.gram import GramMatrices
 
 __all__ = ["DMDc"]
 
-_RANK = [Interval(Integral, 1, None, closed="left"), Interval(Real, 0, 1, closed="neither"),
-         StrOptions({"optimal"}), None]
 
-
-class DMDc(OnlineMixin, ControlledKoopmanEstimator):
+class DMDc(ControlledKoopmanEstimator):
     r"""DMD with control (Proctor, Brunton & Kutz 2016): :math:`x_{n+1} \approx Ax_n + Bu_n`.
 
     With the snapshot pairs in columns, :math:`X' \approx AX + BU = G\Omega`,
@@ -71,9 +68,14 @@ class DMDc(OnlineMixin, ControlledKoopmanEstimator):
         The ranks :math:`r` and :math:`p` used.
     singular_values_, input_singular_values_ : ndarray
         All singular values of :math:`X'` and of :math:`\Omega`.
-    factor_ : RSums
+    row_factor_ : RSums
         :math:`R` of the weighted rows :math:`[x_n, u_n, x_{n+1}]` (what ``fit`` solved
         from; ``partial_fit`` stacks new rows under it).
+    gram_ : GramMatrices
+        :math:`G = X^*WX`, :math:`A = X^*WY`, :math:`L = Y^*WY`, :math:`C = G` (the
+        dictionary of DMDc is the state), recovered from ``row_factor_``, for
+        :mod:`koop.validation` (whose residuals count the inputs' effect as error, as
+        for :class:`~koop.estimators.EDMDc`).
     residuals_ : ndarray (n_modes,)
     input_matrix_, n_inputs_, eigenvalues_, eigenvectors_, modes_, continuous_eigenvalues_
         See :class:`~koop.estimators._control.ControlledKoopmanEstimator`.
@@ -100,13 +102,12 @@ class DMDc(OnlineMixin, ControlledKoopmanEstimator):
     """
 
     _parameter_constraints: ClassVar[dict] = {
-        "rank": list(_RANK),
-        "input_rank": list(_RANK),
-        "forgetting_factor": [Interval(Real, 0, 1, closed="right"), None],
+        "rank": RANK,
+        "input_rank": RANK,
+        "forgetting_factor": FORGETTING_FACTOR,
     }
     _stream_kind = "qr"
-    _stats_attribute = "factor_"
-    _has_inputs = True
+    _stats_attribute = "row_factor_"
 
     def __init__(self, rank: int | float | str | None = None,
                  input_rank: int | float | str | None = None,
@@ -136,28 +137,24 @@ class DMDc(OnlineMixin, ControlledKoopmanEstimator):
         -------
         self
         """
-        self._validate_params()
-        self._reset_stream()
-        cd = as_controlled_trajectories(X, y, u=u, dt=dt, min_pairs=2, name="X")
-        self.n_features_in_ = cd.data.n_features
-        self._set_feature_names(cd.data)
+        cd = self._start_controlled_fit(X, y, u, dt, weights)
         self.dictionary_ = self._fit_dictionary(cd.data)
-        stats = self._batch_stats(cd, weights)
-        self._solve_stats(stats, cd.data.dt)
+        self._solve_stats(self._batch_sums(cd, weights), cd.data.dt)
         return self
 
-    # -- hooks used by fit and partial_fit ----------------------------------------------
+    # -- hooks of fit, partial_fit and merge (koop.estimators._online) -------------------
     def _fit_dictionary(self, data) -> Identity:
         return Identity().fit(np.asarray(data.trajectories[0][:1], dtype=np.float64))
 
-    def _batch_stats(self, controlled, weights) -> RSums:
-        from koop.data import check_weights
-
+    def _batch_sums(self, controlled, weights) -> RSums:
         rows = pair_rows(controlled.data, controlled.inputs)
         return RSums.of(rows, check_weights(weights, rows.shape[0]))
 
+    def _solve_sums(self, sums: RSums, uniform: bool, dt: float | None) -> None:
+        self._solve_stats(RSums(sums.R, sums.n_samples, sums.weights_sum, uniform), dt)
+
     def _solve_stats(self, stats: RSums, dt: float | None) -> None:
-        self.factor_ = stats
+        self.row_factor_ = stats
         d = self.n_features_in_
         m = stats.R.shape[1] - 2 * d
         At, Bt, Uhat, s_in, s_out, p = dmdc_solve(
@@ -175,19 +172,27 @@ class DMDc(OnlineMixin, ControlledKoopmanEstimator):
         self.residuals_ = input_residuals_from_r(stats.R, d, self.eigenvalues_,
                                                  self.eigenvectors_,
                                                  self._input_coefficients())
+        # the state's Gram matrices (means for default weights), for koop.validation
+        R, c = stats.R, 1.0 / stats.weights_sum if stats.uniform else 1.0
+        Rx, Ry = R[:, :d], R[:, d + m :]
+        G = c * (Rx.T @ Rx)
+        self.gram_ = GramMatrices(G, c * (Rx.T @ Ry), c * (Ry.T @ Ry), G.copy(),
+                                  stats.n_samples, 1.0 if stats.uniform else stats.weights_sum,
+                                  "qr", {"weights": "uniform" if stats.uniform else "given"})
 
     # -- the state-space form -----------------------------------------------------------
     @property
     def A_(self) -> np.ndarray:
         r""":math:`A \approx \hat U\tilde A\hat U^*` (d x d)."""
         check_is_fitted(self, "reduced_A_")
-        return self._real_if_real(self.basis_ @ self.reduced_A_ @ self.basis_.conj().T)
+        return self.model_.real_if_real(self.basis_ @ self.reduced_A_ @ self.basis_.conj().T)
 
     @property
     def B_(self) -> np.ndarray:
         r""":math:`B \approx \hat U\tilde B` (d x m)."""
         check_is_fitted(self, "reduced_B_")
-        return self._real_if_real(self.basis_ @ self.reduced_B_)
+        return self.model_.real_if_real(self.basis_ @ self.reduced_B_)
+
 
     @property
     def C_(self) -> np.ndarray:

@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
-from numbers import Integral, Real
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.base import clone
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from koop.data import as_controlled_trajectories, check_array
-from koop.dictionaries import Dictionary, Identity
+from koop._params import CHUNK_SIZE, NON_NEGATIVE_REAL, RANK, RCOND
+from koop.data import check_array
+from koop.dictionaries import Dictionary
 from koop.estimators._control import (
     ControlledKoopmanEstimator,
     edmdc_solve,
     input_residuals_from_gram,
 )
-from koop.estimators._online import OnlineMixin
-from koop.gram import BACKENDS, GramMatrices, build_gram_inputs
+from koop.estimators._edmd import BACKEND, DICTIONARY, fit_dictionary
+from koop.estimators._online import FORGETTING_FACTOR
+from koop.gram import GramMatrices, build_gram_inputs
 
 __all__ = ["EDMDc"]
 
 
-class EDMDc(OnlineMixin, ControlledKoopmanEstimator):
+class EDMDc(ControlledKoopmanEstimator):
     r"""Lifted linear predictor with inputs (Korda & Mezić 2018), on any koop dictionary.
 
     The state is lifted by the dictionary, :math:`z = \psi(x)`; the inputs are not
@@ -51,8 +50,9 @@ class EDMDc(OnlineMixin, ControlledKoopmanEstimator):
     dictionary : Dictionary, optional
         Lifting of the state; default :class:`~koop.dictionaries.Identity` (then EDMDc is
         DMDc without truncation). Cloned and fitted on the training states.
-    rank : int, optional
-        Keep at most this many leading directions of :math:`G_{xx}` (a PCA of the lift).
+    rank : int, float in (0, 1), "optimal" or None
+        Truncation of :math:`G_{xx}` (a PCA of the lift), as in
+        :class:`~koop.estimators.EDMD` (:func:`~koop._spectral.truncation.select_rank`).
     regularization : float, default=0.0
         Tikhonov parameter on the lifted state.
     backend : {"numba", "numpy", "dask", "torch"}, default="numba"
@@ -104,22 +104,21 @@ class EDMDc(OnlineMixin, ControlledKoopmanEstimator):
     """
 
     _parameter_constraints: ClassVar[dict] = {
-        "dictionary": [Dictionary, None],
-        "rank": [Interval(Integral, 1, None, closed="left"), None],
-        "regularization": [Interval(Real, 0, None, closed="left")],
-        "backend": [StrOptions(set(BACKENDS))],
-        "chunk_size": [Interval(Integral, 1, None, closed="left"), None],
-        "rcond": [Interval(Real, 0, 1, closed="left"), None],
-        "forgetting_factor": [Interval(Real, 0, 1, closed="right"), None],
+        "dictionary": DICTIONARY,
+        "rank": RANK,
+        "regularization": NON_NEGATIVE_REAL,
+        "backend": BACKEND,
+        "chunk_size": CHUNK_SIZE,
+        "rcond": RCOND,
+        "forgetting_factor": FORGETTING_FACTOR,
     }
     _stream_kind = "gram"
     _stats_attribute = "augmented_gram_"
-    _has_inputs = True
 
     def __init__(
         self,
         dictionary: Dictionary | None = None,
-        rank: int | None = None,
+        rank: int | float | str | None = None,
         regularization: float = 0.0,
         backend: str = "numba",
         chunk_size: int | None = None,
@@ -155,25 +154,27 @@ class EDMDc(OnlineMixin, ControlledKoopmanEstimator):
         -------
         self
         """
-        self._validate_params()
-        self._reset_stream()
-        cd = as_controlled_trajectories(X, y, u=u, dt=dt, min_pairs=2, name="X")
-        self.n_features_in_ = cd.data.n_features
-        self._set_feature_names(cd.data)
+        cd = self._start_controlled_fit(X, y, u, dt, weights)
         self.dictionary_ = self._fit_dictionary(cd.data)
-        self._solve_stats(self._batch_stats(cd, weights), cd.data.dt)
+        self._solve_gram(self._gram(cd, weights), cd.data.dt)
         return self
 
-    # -- hooks used by fit and partial_fit --------------------------------------------
+    # -- hooks of fit, partial_fit and merge (koop.estimators._online) -----------------
     def _fit_dictionary(self, data) -> Dictionary:
-        dictionary = Identity() if self.dictionary is None else clone(self.dictionary)
-        return dictionary.fit(data.stacked())
+        return fit_dictionary(self.dictionary, data)
 
-    def _batch_stats(self, controlled, weights) -> GramMatrices:
+    def _gram(self, controlled, weights) -> GramMatrices:
         return build_gram_inputs(self.dictionary_, controlled, weights=weights,
                                  chunk_size=self.chunk_size, backend=self.backend)
 
-    def _solve_stats(self, gram: GramMatrices, dt: float | None) -> None:
+    def _batch_sums(self, controlled, weights) -> GramMatrices:
+        gram = self._gram(controlled, weights)
+        return gram.as_sums() if weights is None else gram
+
+    def _solve_sums(self, sums: GramMatrices, uniform: bool, dt: float | None) -> None:
+        self._solve_gram(sums.mean() if uniform else sums, dt)
+
+    def _solve_gram(self, gram: GramMatrices, dt: float | None) -> None:
         m = int(gram.extras["n_inputs"])
         M = gram.n_features - m
         d = gram.C.shape[1] - m
@@ -183,7 +184,8 @@ class EDMDc(OnlineMixin, ControlledKoopmanEstimator):
                                   gram.backend, {"weights": "uniform" if gram.uniform
                                                  else "given"})
         model, B_r = edmdc_solve(gram.G, gram.A, gram.C, m, rank=self.rank,
-                                 regularization=self.regularization, rcond=self.rcond)
+                                 regularization=self.regularization, rcond=self.rcond,
+                                 n_samples=gram.n_samples)
         self.n_dropped_directions_ = model.n_dropped
         self._set_reduced_model(model.basis, model.reduced, model.state_map, dt)
         self._set_input_model(B_r)
@@ -203,19 +205,21 @@ class EDMDc(OnlineMixin, ControlledKoopmanEstimator):
         r""":math:`A` (M x M): :math:`\psi(x_{n+1}) \approx A\psi(x_n) + Bu_n` (transpose of
         the row-convention :math:`QK_rQ^+`)."""
         check_is_fitted(self, "input_matrix_")
-        return self._real_if_real(self.basis_ @ self.reduced_matrix_ @ self._left_inverse()).T
+        return self.model_.real_if_real(
+            self.basis_ @ self.reduced_matrix_ @ self._left_inverse()).T
 
     @property
     def B_(self) -> np.ndarray:
         """:math:`B` (M x n_inputs): the input's push on the lifted state."""
         check_is_fitted(self, "input_matrix_")
-        return self._real_if_real(self.input_matrix_ @ self._left_inverse()).T
+        return self.model_.real_if_real(self.input_matrix_ @ self._left_inverse()).T
 
     @property
     def C_(self) -> np.ndarray:
         r""":math:`C` (n_features x M): :math:`x \approx C\psi(x)`."""
         check_is_fitted(self, "input_matrix_")
-        return self._real_if_real(self.basis_ @ self.state_map_).T
+        return self.model_.real_if_real(self.basis_ @ self.state_map_).T
+
 
     def lift(self, X: Any) -> np.ndarray:
         r"""The lifted state :math:`z = \psi(x)` of each row (the coordinates of ``A_``).

@@ -34,17 +34,25 @@ The rules (the same for every estimator with ``partial_fit``):
   ``partial_fit`` on.
 * With default weights the model is solved from the weighted *mean* (as ``fit``); with
   ``weights`` (one per new pair, the boundary pairs included) from the weighted sums.
+
+What each estimator keeps (``statistics_``): EDMD and EDMDc the Gram matrices
+(:class:`~koop.gram.GramMatrices`, merged by ``+``); DMDc the R factor of the rows
+:math:`[x_k, u_k, x_{k+1}]` (:class:`~koop.estimators._rsums.RSums`, merged by stacking
+one factor under the other and re-factoring: exact, and as accurate as a QR of all the
+rows).
+
 """
 
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from koop._params import Interval, Real
 from koop.data import (
     ControlledTrajectories,
     Trajectories,
@@ -52,10 +60,11 @@ from koop.data import (
     as_trajectories,
     check_weights,
 )
-from koop.estimators._rsums import RSums
-from koop.gram import GramMatrices, build_gram
 
-__all__ = ["OnlineMixin", "StreamState"]
+__all__ = ["OnlineMixin", "StreamState", "FORGETTING_FACTOR"]
+
+#: the ``forgetting_factor`` parameter of the online estimators
+FORGETTING_FACTOR = [Interval(Real, 0, 1, closed="right"), None]
 
 
 @dataclass(frozen=True)
@@ -64,8 +73,9 @@ class StreamState:
 
     Attributes
     ----------
-    sums : GramMatrices or RSums
-        Weighted sums over every pair seen (explicit weights: forgetting included).
+    sums : GramMatrices, RSums or None
+        Weighted sums over every pair seen (explicit weights: forgetting included); None
+        right after ``fit``: the statistics are the ones ``fit`` solved from.
     uniform : bool
         Default weights: the model is solved from ``sums`` divided by their weight.
     tail : ndarray or None
@@ -91,18 +101,6 @@ def _is_one_array(X: Any, y: Any) -> bool:
     return True
 
 
-def _for_solving(sums: Any, uniform: bool) -> Any:
-    """What the estimator solves from: with default weights, the Gram *means* (as ``fit``
-    gives them) or the factor of unit-weight rows; else the weighted sums."""
-    if not uniform:
-        return sums
-    if isinstance(sums, GramMatrices):
-        mean = sums.scaled(1.0 / sums.weights_sum)
-        mean.extras["weights"] = "uniform"
-        return mean
-    return RSums(sums.R, sums.n_samples, sums.weights_sum, True)
-
-
 def _same_function(d1: Any, d2: Any) -> bool:
     """Whether two fitted dictionaries give identical values (on random probe points)."""
     if type(d1) is not type(d2) or d1.n_features_in_ != d2.n_features_in_ or (
@@ -113,66 +111,60 @@ def _same_function(d1: Any, d2: Any) -> bool:
     return bool(np.array_equal(d1.transform(probe), d2.transform(probe)))
 
 
-def _check_forgetting(rho: Any) -> float:
-    if rho is None:
-        return 1.0
-    if isinstance(rho, bool) or not isinstance(rho, numbers.Real) or not 0 < rho <= 1:
-        raise ValueError(f"forgetting_factor must be a number in (0, 1] or None, got "
-                         f"{rho!r}.")
-    return float(rho)
-
-
 class OnlineMixin:
-    """``partial_fit`` for estimators solved from additive statistics.
+    """``partial_fit`` and ``merge`` for estimators solved from additive statistics.
 
     An estimator opts in by setting ``_stream_kind`` in its own class body (subclasses
-    that solve differently do not inherit ``partial_fit`` silently) and provides:
+    that solve differently do not inherit ``partial_fit`` silently), declares
+    ``forgetting_factor`` among its parameters, calls ``self._start_stream(weights)``
+    in ``fit`` and provides the hooks:
 
     * ``_fit_dictionary(data)``: the dictionary, fitted on the first batch's states;
-    * ``_batch_stats(batch, weights)``: the statistics of a batch (default:
-      :func:`koop.gram.build_gram` with the estimator's ``chunk_size`` and ``backend``);
-    * ``_solve_stats(stats, dt)``: set the fitted attributes from the statistics;
-    * ``_stats_attribute``: the fitted attribute that holds the statistics ``fit`` solved
-      from (so that ``partial_fit`` can follow a ``fit``).
+    * ``_batch_sums(batch, weights)``: the plain weighted sums of a batch (``weights``
+      None: one per pair), a :class:`~koop.gram.GramMatrices` or
+      :class:`~koop.estimators._rsums.RSums`;
+    * ``_solve_sums(sums, uniform, dt)``: set the fitted attributes from the sums
+      (``uniform``: default weights, solve from the mean as ``fit`` does);
+    * ``_fit_sums(uniform)``: the statistics ``fit`` solved from, as plain sums (default:
+      ``as_sums()`` of the fitted attribute named by ``_stats_attribute``).
 
     Controlled estimators set ``_has_inputs = True``. See this module's docstring for the
     rules (trajectories and inputs across calls, the dictionary, forgetting).
     """
 
-    _stream_kind: str | None = None
-    _stats_attribute: str = "gram_"
-    _has_inputs: bool = False
+    _stream_kind: ClassVar[str | None] = None
+    _stats_attribute: ClassVar[str] = "gram_"
+    _has_inputs: ClassVar[bool] = False
 
-    # -- defaults for Gram-based estimators ---------------------------------------------
-    def _batch_stats(self, batch: Any, weights: Any) -> GramMatrices:
-        return build_gram(self.dictionary_, batch, weights=weights,
-                          chunk_size=getattr(self, "chunk_size", None),
-                          backend=getattr(self, "backend", "numba"))
+    # -- hooks ------------------------------------------------------------------------
+    def _start_stream(self, weights: Any) -> None:
+        """Called by ``fit``: its data are complete trajectories (no open stream), its
+        statistics the fitted ones, with default weights when ``weights`` is None."""
+        self.stream_ = StreamState(None, weights is None)
 
-    def _solve_stats(self, stats: GramMatrices, dt: float | None) -> None:
-        from koop.estimators._solvers import edmd_solve
+    def _fit_sums(self, uniform: bool) -> Any:
+        return getattr(self, self._stats_attribute).as_sums()
 
-        self.gram_ = stats
-        model = edmd_solve(stats.G, stats.A, stats.C, rank=self.rank,
-                           regularization=getattr(self, "regularization", 0.0),
-                           rcond=getattr(self, "rcond", None))
-        self.n_dropped_directions_ = model.n_dropped
-        self._set_reduced_model(model.basis, model.reduced, model.state_map, dt)
+    def _stream(self) -> StreamState:
+        """The stream with its sums (materialised from the fitted statistics after fit)."""
+        state = self.__dict__.get("stream_")
+        if state is None:  # fitted by code that did not record the weights: infer them
+            stats = getattr(self, self._stats_attribute)
+            state = StreamState(None, bool(stats.uniform))
+        if state.sums is None:
+            state = replace(state, sums=self._fit_sums(state.uniform))
+        return state
 
-    def _reset_stream(self) -> None:
-        """Called first by ``fit``: a fit starts from scratch (and closes any stream)."""
-        self.__dict__.pop("stream_", None)
+    @property
+    def statistics_(self) -> Any:
+        """The weighted sums over every snapshot pair in the model: what ``partial_fit``
+        updates and ``merge`` adds (:class:`~koop.gram.GramMatrices` or
+        :class:`~koop.estimators._rsums.RSums`; unit weights per pair with the default
+        weights)."""
+        check_is_fitted(self, "reduced_matrix_")
+        return self._stream().sums
 
-    def _check_stream_params(self) -> None:
-        # estimators that declare scikit-learn constraints validate through them; the
-        # others through their own _check_params
-        if getattr(type(self), "_parameter_constraints", None):
-            self._validate_params()
-        else:
-            self._check_params()
-        _check_forgetting(getattr(self, "forgetting_factor", None))
-
-    # -- the public method --------------------------------------------------------------
+    # -- the public methods -----------------------------------------------------------
     def partial_fit(self, X: Any, y: Any = None, *, u: Any = None, dt: float | None = None,
                     weights: Any = None):
         """Update the model with a batch of new data (equal to refitting on all of it).
@@ -207,11 +199,11 @@ class OnlineMixin:
         if not self._has_inputs and u is not None:
             raise ValueError(f"{name} models no inputs, but u was given; use EDMDc or DMDc "
                              "for data with control inputs.")
-        state = self.__dict__.get("stream_")
         fitted = "reduced_matrix_" in self.__dict__
         if not fitted:
-            self._check_stream_params()
-        rho = _check_forgetting(getattr(self, "forgetting_factor", None))
+            self._validate_params()
+        state = self._stream() if fitted else None
+        rho = 1.0 if self.forgetting_factor is None else float(self.forgetting_factor)
         continuing = _is_one_array(X, y)
         batch = self._validate_batch(X, y, u, dt, fitted)
         data = batch.data if isinstance(batch, ControlledTrajectories) else batch
@@ -224,9 +216,6 @@ class OnlineMixin:
                 f"got {data.lengths[0] - 1} (one per transition). Pass one more row, or a "
                 "list [X] to add a complete trajectory."
             )
-        if fitted and state is None:  # after fit: its data are complete trajectories
-            state = StreamState(getattr(self, self._stats_attribute).as_sums(),
-                                getattr(self, self._stats_attribute).uniform)
         if state is not None and state.uniform != (weights is None):
             raise ValueError(
                 "partial_fit calls must agree on weights: the model so far used "
@@ -260,15 +249,14 @@ class OnlineMixin:
             if rho < 1.0:
                 decay = rho ** np.arange(n_new - 1, -1, -1, dtype=np.float64)
                 w = decay if w is None else w * decay
-            stats = self._batch_stats(batch, w)
-            stats = stats.as_sums() if w is None else stats
-            sums = stats if state is None else state.sums.scaled(rho**n_new) + stats
+            new = self._batch_sums(batch, w)
+            sums = new if state is None else state.sums.scaled(rho**n_new) + new
         else:
             sums = state.sums
         self.stream_ = StreamState(sums, uniform, tail, tail_inputs)
         if n_new > 0:
-            self._solve_stats(_for_solving(sums, uniform), data.dt if data.dt is not None
-                              else self.__dict__.get("dt_"))
+            self._solve_sums(sums, uniform, data.dt if data.dt is not None
+                             else self.__dict__.get("dt_"))
         return self
 
     def merge(self, other: Any):
@@ -307,21 +295,14 @@ class OnlineMixin:
                 "data, e.g. RBF centres): their statistics do not add up. Fix the "
                 "dictionary once and fit both shards with it."
             )
-        a, b = self._current_stats(), other._current_stats()
-        if a.uniform != b.uniform:
+        mine_state = self._stream()
+        if mine_state.uniform != other.stream_.uniform:
             raise ValueError("Cannot merge a model fitted with default weights with one "
                              "fitted with explicit weights.")
-        sums = a.sums + b.sums
-        self.stream_ = StreamState(sums, a.uniform)
-        self._solve_stats(_for_solving(sums, a.uniform), self.__dict__.get("dt_"))
+        sums = mine_state.sums + other.statistics_
+        self.stream_ = StreamState(sums, mine_state.uniform)
+        self._solve_sums(sums, mine_state.uniform, self.__dict__.get("dt_"))
         return self
-
-    def _current_stats(self) -> StreamState:
-        state = self.__dict__.get("stream_")
-        if state is None:
-            stats = getattr(self, self._stats_attribute)
-            state = StreamState(stats.as_sums(), stats.uniform)
-        return state
 
     # -- helpers ------------------------------------------------------------------------
     def _validate_batch(self, X, y, u, dt, fitted):
@@ -333,6 +314,7 @@ class OnlineMixin:
             data = batch.data
         else:
             batch = data = as_trajectories(X, y, dt=dt, name="X", min_pairs=0)
+
         if fitted and data.n_features != self.n_features_in_:
             raise ValueError(
                 f"X has {data.n_features} feature(s), but the model was fitted with "
@@ -356,6 +338,6 @@ class OnlineMixin:
         """Snapshot pairs in the model (after ``fit`` and every ``partial_fit``)."""
         check_is_fitted(self, "reduced_matrix_")
         state = self.__dict__.get("stream_")
-        if state is not None:
+        if state is not None and state.sums is not None:
             return int(state.sums.n_samples)
         return int(getattr(self, self._stats_attribute).n_samples)

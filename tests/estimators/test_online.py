@@ -12,7 +12,7 @@ from sklearn.base import clone
 
 from koop import io, systems
 from koop.dictionaries import RBF, Polynomial, TimeDelay
-from koop.estimators import EDMD, DMDc, EDMDc, ResDMD
+from koop.estimators import EDMD, DMDc, EDMDc
 
 pytestmark = pytest.mark.filterwarnings("ignore::koop.exceptions.RankDeficiencyWarning")
 
@@ -39,21 +39,44 @@ def _relative(a, b):
     return np.abs(a - b).max() / max(np.abs(b).max(), 1e-300)
 
 
+def _same_spectrum(a, b):
+    """Relative Hausdorff distance of two eigenvalue sets (an order-free comparison:
+    conjugate pairs whose real parts differ in the last bit sort differently)."""
+    dist = np.abs(np.asarray(a)[:, None] - np.asarray(b)[None, :])
+    return max(dist.min(axis=0).max(), dist.min(axis=1).max()) / np.abs(b).max()
+
+
+def _spectral_tolerance(model):
+    """How far eigenvalues and predictions solved from sums that agree to rounding may
+    move: about cond(V) cond(S) eps, with cond(V) the eigenvector condition number of
+    the reduced matrix and cond(S) that of the statistic solved (G on the kept span,
+    cond(Q)^2 for a basis Q with Q*GQ = I; an R factor does not square it: cond(Q)).
+    100 times that, at least 1e-12. Measured worst cases over 40 random splits
+    (/work/runs/control2/online_tolerances.py): 6.5e-10 for EDMDc(Polynomial(3)) whose
+    cond(G) is 1.4e8 (bound 1.2e-5), <= 1.5e-12 for all others."""
+    stats = model.statistics_
+    cond_q = np.linalg.cond(model.basis_)
+    cond_s = cond_q**2 if hasattr(stats, "G") else cond_q
+    bound = np.linalg.cond(model.model_.eigvecs) * cond_s * np.finfo(float).eps
+    return max(100 * bound, 1e-12)
+
+
 def _agree(online, full, inputs):
-    """The sums agree to 1e-12; what is solved from them to 1e-12 times about cond(G)."""
+    """The sums agree to 1e-12; what is solved from them to ``_spectral_tolerance``."""
     assert online.n_samples_seen_ == full.n_samples_seen_
-    stats = online._stats_attribute
-    a, b = getattr(online, stats), getattr(full, stats)
+    a, b = online.statistics_, full.statistics_
     if hasattr(a, "G"):
         for key in ("G", "A", "L", "C"):
             assert _relative(getattr(a, key), getattr(b, key)) < 1e-12, key
-    else:  # R factors agree up to the signs of their rows
-        assert _relative(np.abs(a.R), np.abs(b.R)) < 1e-12
+    else:  # R factors: the sums they stand for, R*R (R itself is unique up to row signs
+        # only where the rows are independent)
+        assert _relative(a.R.conj().T @ a.R, b.R.conj().T @ b.R) < 1e-12
+    tol = _spectral_tolerance(full)
     X = X_VDP if inputs else X_AUTO
     kw = {"u": U_SAMPLE[:40]} if inputs else {}
-    assert _relative(online.predict(X[:40], **kw), full.predict(X[:40], **kw)) < 1e-9
-    assert _relative(np.sort_complex(online.eigenvalues_),
-                     np.sort_complex(full.eigenvalues_)) < 1e-9
+    assert _relative(online.predict(X[:40], **kw), full.predict(X[:40], **kw)) < tol
+    assert online.eigenvalues_.shape == full.eigenvalues_.shape
+    assert _same_spectrum(online.eigenvalues_, full.eigenvalues_) < tol
 
 
 @PROPERTY
@@ -88,7 +111,7 @@ def test_one_sample_batches_and_complete_trajectories(name):
     b = clone(est).fit([X[:80], X[80:]], **({"u": [U_VDP[:79], U_SAMPLE[80:]]} if inputs
                                              else {}))
     assert a.n_samples_seen_ == b.n_samples_seen_
-    assert _relative(np.sort_complex(a.eigenvalues_), np.sort_complex(b.eigenvalues_)) < 1e-9
+    assert _same_spectrum(a.eigenvalues_, b.eigenvalues_) < _spectral_tolerance(b)
 
 
 def test_lists_and_snapshot_pairs_pair_with_nothing_else():
@@ -151,11 +174,11 @@ def test_forgetting_tracks_a_drifting_frequency_within_the_stated_lag(est):
         model.partial_fit(batch, **kw)
         plain.partial_fit(batch, **kw)
         if start >= 400:
-            n = start + 100  # pairs seen
-            found = np.abs(np.angle(model.eigenvalues_)).max()
-            errors.append(abs(found - (0.2 + 1.5e-4 * (n - 1 - lag))))
-            plain_errors.append(abs(np.abs(np.angle(plain.eigenvalues_)).max()
-                                    - (0.2 + 1.5e-4 * (n - 1 - lag))))
+            n = start + 100  # steps seen; the newest pair is step n - 1
+            # a pair of delay windows spans q + 1 steps: its middle is q / 2 steps older
+            true = 0.2 + 1.5e-4 * (n - 1 - lag - getattr(est, "n_delays", 0) / 2)
+            errors.append(abs(np.abs(np.angle(model.eigenvalues_)).max() - true))
+            plain_errors.append(abs(np.abs(np.angle(plain.eigenvalues_)).max() - true))
     # the online estimate is the frequency of rho / (1 - rho) steps ago, to 1 % of the
     # drift over that lag (measured: 2.3e-5 rad, 0.3 %)
     drift = 1.5e-4 * lag
@@ -177,8 +200,15 @@ def test_bad_batches_are_refused():
         model.partial_fit(np.ones((10, 3)))
     with pytest.raises(ValueError, match="first partial_fit batch"):
         EDMD(TimeDelay(3)).partial_fit(X_AUTO[:4])
-    with pytest.raises(NotImplementedError, match="ResDMD"):
-        ResDMD().partial_fit(X_AUTO)
+    class Refit(EDMD):  # solves differently: must not inherit EDMD's update silently
+        pass
+
+    with pytest.raises(NotImplementedError, match="Refit has no partial_fit"):
+        Refit().partial_fit(X_AUTO)
+    with pytest.raises(NotImplementedError, match="Refit has no merge"):
+        Refit().fit(X_AUTO).merge(Refit().fit(X_AUTO))
+    with pytest.raises(ValueError, match="models no inputs"):
+        EDMD().partial_fit(X_AUTO, u=np.zeros(161))
     with pytest.raises(ValueError, match="dt"):
         EDMD().partial_fit(X_AUTO[:20], dt=0.1).partial_fit(X_AUTO[20:40], dt=0.2)
     ctl = DMDc().partial_fit(X_VDP[:50], u=U_SAMPLE[:50])
@@ -230,3 +260,4 @@ def test_merge_refuses_different_dictionaries_and_models():
         EDMD().fit(X_AUTO).merge(DMDc().fit(X_VDP, u=U_VDP))
     with pytest.raises(ValueError, match="same parameters"):
         EDMD(Polynomial(2), rank=3).fit(X_AUTO).merge(EDMD(Polynomial(2)).fit(X_AUTO))
+
