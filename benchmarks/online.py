@@ -5,7 +5,8 @@ trajectories advanced together and concatenated, inputs uniform in [-1, 1]) is f
 model; at N samples seen, ``partial_fit`` of the next batch of B samples is timed against
 a refit from scratch on all N + B samples. Printed per new sample (microseconds): the
 update stays flat as N grows (it touches only the new samples), the refit grows linearly.
-Estimators: EDMD(Polynomial(3)), EDMDc(Polynomial(3)), DMDc.
+Estimators: EDMD(Polynomial(3)), EDMDc(Polynomial(3)), DMDc, ResDMD(Polynomial(3)) (QR
+rows stacked under R) and HankelDMD(n_delays=10) (delay windows across calls).
 
 Part 2, control fits vs peers: Korda & Mezić's Van der Pol (``control_vdp.py``) on one
 trajectory of N = 2e5 steps with inputs uniform in [-1, 1] (one trajectory, because
@@ -82,13 +83,15 @@ def update_cost(sizes, batch: int) -> list[dict]:
     from sklearn.base import clone
 
     from koop.dictionaries import Polynomial
-    from koop.estimators import EDMD, DMDc, EDMDc
+    from koop.estimators import EDMD, DMDc, EDMDc, HankelDMD, ResDMD
 
     n_max = int(max(sizes)) + 4 * batch
     X, U = stream(n_max)
     estimators = {"EDMD(Polynomial(3))": (EDMD(Polynomial(3)), False),
                   "EDMDc(Polynomial(3))": (EDMDc(Polynomial(3)), True),
-                  "DMDc": (DMDc(), True)}
+                  "DMDc": (DMDc(), True),
+                  "ResDMD(Polynomial(3))": (ResDMD(Polynomial(3)), False),
+                  "HankelDMD(n_delays=10)": (HankelDMD(n_delays=10), False)}
     rows = []
     for name, (est, inputs) in estimators.items():
         for n in sizes:

@@ -66,17 +66,23 @@ class KoopmanEstimator(ParamValidation, BaseEstimator):
         trajectories (delay windows) and refuses a ``y``. Returns the Trajectories."""
         self._validate_params()
         data = self._validate_training_data(X, y if pairs else None, dt, lazy=lazy)
-        if not pairs and y is not None:
-            raise ValueError(
-                f"{type(self).__name__} needs trajectories (delay windows of consecutive "
-                f"samples), not snapshot pairs: got X with {data.n_features} feature(s) "
-                "and a y; pass X only."
-            )
+        if not pairs:
+            self._refuse_pairs(y, data.n_features)
         self.n_features_in_ = data.n_features
         self._set_feature_names(data)
         return data
 
+    def _refuse_pairs(self, y: Any, n_features: int) -> None:
+        """For estimators on delay windows: a ``y`` (snapshot pairs) is refused."""
+        if y is not None:
+            raise ValueError(
+                f"{type(self).__name__} needs trajectories (delay windows of consecutive "
+                f"samples), not snapshot pairs: got X with {n_features} feature(s) "
+                "and a y; pass X only."
+            )
+
     def _set_reduced_model(self, basis, reduced, state_map, dt, *,
+
                            eig: tuple | None = None, unitary: bool = False) -> None:
         """Hand a solve to the base: build the :class:`KoopmanModel` (the spectrum and the
         modes are derived there) and publish its arrays as fitted attributes.

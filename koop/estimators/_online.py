@@ -37,10 +37,11 @@ The rules (the same for every estimator with ``partial_fit``):
 
 What each estimator keeps (``statistics_``): EDMD and EDMDc the Gram matrices
 (:class:`~koop.gram.GramMatrices`, merged by ``+``); DMDc the R factor of the rows
-:math:`[x_k, u_k, x_{k+1}]` (:class:`~koop.estimators._rsums.RSums`, merged by stacking
-one factor under the other and re-factoring: exact, and as accurate as a QR of all the
-rows).
-
+:math:`[x_k, u_k, x_{k+1}]`, HankelDMD that of the rows :math:`[w_k, x_{k+q+1}]` (delay
+window and next sample, which hold both windows of a pair) and ResDMD / mpEDMD that of
+:math:`[\psi(x_k), \psi(x_{k+1}), x_k]` (:class:`~koop.estimators._rsums.RSums`, merged
+by stacking one factor under the other and re-factoring: exact, and as accurate as a QR
+of all the rows).
 """
 
 from __future__ import annotations
@@ -135,6 +136,8 @@ class OnlineMixin:
     _stream_kind: ClassVar[str | None] = None
     _stats_attribute: ClassVar[str] = "gram_"
     _has_inputs: ClassVar[bool] = False
+    #: False for estimators on delay windows (HankelDMD): snapshot pairs are refused
+    _pairs_allowed: ClassVar[bool] = True
 
     # -- hooks ------------------------------------------------------------------------
     def _start_stream(self, weights: Any) -> None:
@@ -193,8 +196,8 @@ class OnlineMixin:
         if type(self).__dict__.get("_stream_kind") is None:
             raise NotImplementedError(
                 f"{name} has no partial_fit yet: it solves from statistics that this "
-                "online path does not update. Refit on all the data, or use EDMD, DMDc or "
-                "EDMDc for online learning."
+                "online path does not update. Refit on all the data, or use EDMD, ResDMD, "
+                "HankelDMD, DMDc or EDMDc for online learning."
             )
         if not self._has_inputs and u is not None:
             raise ValueError(f"{name} models no inputs, but u was given; use EDMDc or DMDc "
@@ -313,7 +316,10 @@ class OnlineMixin:
                                  f"fitted with {self.n_inputs_}.")
             data = batch.data
         else:
-            batch = data = as_trajectories(X, y, dt=dt, name="X", min_pairs=0)
+            batch = data = as_trajectories(X, y if self._pairs_allowed else None, dt=dt,
+                                           name="X", min_pairs=0)
+            if not self._pairs_allowed:
+                self._refuse_pairs(y, data.n_features)
 
         if fitted and data.n_features != self.n_features_in_:
             raise ValueError(

@@ -12,7 +12,7 @@ from sklearn.base import clone
 
 from koop import io, systems
 from koop.dictionaries import RBF, Polynomial, TimeDelay
-from koop.estimators import EDMD, DMDc, EDMDc
+from koop.estimators import EDMD, MPEDMD, DMDc, EDMDc, HankelDMD, ResDMD
 
 pytestmark = pytest.mark.filterwarnings("ignore::koop.exceptions.RankDeficiencyWarning")
 
@@ -32,6 +32,10 @@ ESTIMATORS = {
     "DMDc": (DMDc(), True),
     "EDMDc-poly": (EDMDc(Polynomial(3)), True),
     "EDMDc-delay": (EDMDc(TimeDelay(2)), True),
+    "ResDMD-poly": (ResDMD(Polynomial(3)), False),
+    "ResDMD-delay": (ResDMD(TimeDelay(2)), False),
+    "MPEDMD": (MPEDMD(Polynomial(2)), False),
+    "HankelDMD": (HankelDMD(n_delays=3), False),
 }
 
 
@@ -159,7 +163,8 @@ def drifting_rotation(n, theta0, rate, seed=0):
     return X, theta
 
 
-@pytest.mark.parametrize("est", [EDMD(), DMDc()], ids=["EDMD", "DMDc"])
+@pytest.mark.parametrize("est", [EDMD(), DMDc(), ResDMD(), HankelDMD(n_delays=1, rank=2)],
+                         ids=["EDMD", "DMDc", "ResDMD", "HankelDMD"])
 def test_forgetting_tracks_a_drifting_frequency_within_the_stated_lag(est):
     rho = 0.98  # window ~ 1 / (1 - rho) = 50 pairs, mean age rho / (1 - rho) = 49 steps
     lag = rho / (1 - rho)
@@ -207,8 +212,10 @@ def test_bad_batches_are_refused():
         Refit().partial_fit(X_AUTO)
     with pytest.raises(NotImplementedError, match="Refit has no merge"):
         Refit().fit(X_AUTO).merge(Refit().fit(X_AUTO))
+    with pytest.raises(ValueError, match="not snapshot pairs"):
+        HankelDMD(n_delays=2).partial_fit(X_AUTO[:-1], X_AUTO[1:])
     with pytest.raises(ValueError, match="models no inputs"):
-        EDMD().partial_fit(X_AUTO, u=np.zeros(161))
+        ResDMD().partial_fit(X_AUTO, u=np.zeros(161))
     with pytest.raises(ValueError, match="dt"):
         EDMD().partial_fit(X_AUTO[:20], dt=0.1).partial_fit(X_AUTO[20:40], dt=0.2)
     ctl = DMDc().partial_fit(X_VDP[:50], u=U_SAMPLE[:50])
@@ -221,8 +228,10 @@ def test_bad_batches_are_refused():
 
 
 @pytest.mark.parametrize("est, inputs", [(EDMD(TimeDelay(2)), False),
-                                         (EDMDc(Polynomial(2)), True), (DMDc(), True)],
-                         ids=["EDMD", "EDMDc", "DMDc"])
+                                         (EDMDc(Polynomial(2)), True), (DMDc(), True),
+                                         (ResDMD(TimeDelay(2)), False),
+                                         (HankelDMD(n_delays=4), False)],
+                         ids=["EDMD", "EDMDc", "DMDc", "ResDMD", "HankelDMD"])
 def test_a_saved_model_keeps_learning(est, inputs, tmp_path):
     X = X_VDP if inputs else X_AUTO
     kw = (lambda a, b: {"u": U_SAMPLE[a:b]}) if inputs else (lambda a, b: {})
@@ -237,8 +246,10 @@ def test_a_saved_model_keeps_learning(est, inputs, tmp_path):
 
 
 @pytest.mark.parametrize("est, inputs", [(EDMD(Polynomial(3)), False),
-                                         (EDMDc(Polynomial(2)), True), (DMDc(), True)],
-                         ids=["EDMD", "EDMDc", "DMDc"])
+                                         (EDMDc(Polynomial(2)), True), (DMDc(), True),
+                                         (ResDMD(Polynomial(3)), False),
+                                         (HankelDMD(n_delays=3), False)],
+                         ids=["EDMD", "EDMDc", "DMDc", "ResDMD", "HankelDMD"])
 def test_models_fitted_on_shards_merge_into_one_fit(est, inputs):
     X = X_VDP if inputs else X_AUTO
     kw = (lambda a, b: {"u": U_SAMPLE[a:b]}) if inputs else (lambda a, b: {})
@@ -261,3 +272,40 @@ def test_merge_refuses_different_dictionaries_and_models():
     with pytest.raises(ValueError, match="same parameters"):
         EDMD(Polynomial(2), rank=3).fit(X_AUTO).merge(EDMD(Polynomial(2)).fit(X_AUTO))
 
+
+@pytest.mark.parametrize("est", [ResDMD(Polynomial(3)), HankelDMD(n_delays=3),
+                                 EDMD(Polynomial(3))], ids=["ResDMD", "HankelDMD", "EDMD"])
+def test_a_saved_fit_keeps_learning_as_a_new_trajectory(est, tmp_path):
+    # a fit records only how it was weighted; its statistics are the fitted ones
+    model = clone(est).fit(X_AUTO[:90])
+    again = io.load(io.save(model, os.path.join(tmp_path, "fit.npz")))
+    again.partial_fit(X_AUTO[90:])
+    both = clone(est).fit([X_AUTO[:90], X_AUTO[90:]])
+    _agree(again, both, False)
+
+
+def test_resdmd_with_explicit_weights_continues_with_weights():
+    w = np.random.default_rng(1).uniform(0.5, 2.0, 160)
+    model = ResDMD(Polynomial(3)).fit(X_AUTO[:90], weights=w[:89])
+    model.partial_fit([X_AUTO[90:]], weights=w[89:159])
+    both = ResDMD(Polynomial(3)).fit([X_AUTO[:90], X_AUTO[90:]], weights=np.concatenate(
+        [w[:89], w[89:159]]))
+    _agree(model, both, False)
+    np.testing.assert_allclose(model.residuals_, both.residuals_, rtol=1e-9, atol=1e-13)
+    with pytest.raises(ValueError, match="agree on weights"):
+        model.partial_fit(X_AUTO[:10])
+
+
+def test_online_hankel_and_resdmd_keep_what_validation_needs():
+    from koop import validation
+
+    hankel = HankelDMD(n_delays=3).partial_fit(X_AUTO[:60]).partial_fit(X_AUTO[60:])
+    whole = HankelDMD(n_delays=3).fit(X_AUTO)  # gram_ by build_gram; online from R
+    for key in ("G", "A", "L", "C"):
+        assert _relative(getattr(hankel.gram_, key), getattr(whole.gram_, key)) < 1e-12, key
+    np.testing.assert_allclose(validation.residuals(hankel, X_AUTO),
+                               validation.residuals(whole, X_AUTO), rtol=1e-8, atol=1e-10)
+    res = ResDMD(Polynomial(3)).partial_fit(X_AUTO[:60]).partial_fit(X_AUTO[60:])
+    assert res.model_.residual_source == "QR factor"
+    np.testing.assert_allclose(validation.residuals(res), res.training_residuals_,
+                               rtol=1e-12, atol=1e-14)
