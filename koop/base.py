@@ -66,17 +66,23 @@ class KoopmanEstimator(ParamValidation, BaseEstimator):
         trajectories (delay windows) and refuses a ``y``. Returns the Trajectories."""
         self._validate_params()
         data = self._validate_training_data(X, y if pairs else None, dt, lazy=lazy)
-        if not pairs and y is not None:
-            raise ValueError(
-                f"{type(self).__name__} needs trajectories (delay windows of consecutive "
-                f"samples), not snapshot pairs: got X with {data.n_features} feature(s) "
-                "and a y; pass X only."
-            )
+        if not pairs:
+            self._refuse_pairs(y, data.n_features)
         self.n_features_in_ = data.n_features
         self._set_feature_names(data)
         return data
 
+    def _refuse_pairs(self, y: Any, n_features: int) -> None:
+        """For estimators on delay windows: a ``y`` (snapshot pairs) is refused."""
+        if y is not None:
+            raise ValueError(
+                f"{type(self).__name__} needs trajectories (delay windows of consecutive "
+                f"samples), not snapshot pairs: got X with {n_features} feature(s) "
+                "and a y; pass X only."
+            )
+
     def _set_reduced_model(self, basis, reduced, state_map, dt, *,
+
                            eig: tuple | None = None, unitary: bool = False) -> None:
         """Hand a solve to the base: build the :class:`KoopmanModel` (the spectrum and the
         modes are derived there) and publish its arrays as fitted attributes.
@@ -210,21 +216,31 @@ class KoopmanEstimator(ParamValidation, BaseEstimator):
         """
         return self.model_.eigenfunctions(self._psi(X))
 
-    def predict(self, X: Any) -> np.ndarray:
+    def _refuse_inputs(self, u: Any) -> None:
+        if u is not None:
+            raise ValueError(
+                f"u was given, but this {type(self).__name__} was fitted without inputs; "
+                "fit koop.estimators.DMDc or EDMDc on data with inputs (fit(X, u=U))."
+            )
+
+    def predict(self, X: Any, u: Any = None) -> np.ndarray:
         r"""One-step-ahead state for each row: :math:`\hat x_{n+1} = h(x_n) K_r C_r`.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features_in_)
             For a lagged dictionary, consecutive samples of one trajectory.
+        u : None
+            Models without inputs refuse inputs (see :class:`~koop.estimators.EDMDc`).
 
         Returns
         -------
         ndarray of shape (n_samples - n_lags_, n_features_in_)
         """
+        self._refuse_inputs(u)
         return self.model_.predict(self._psi(X))
 
-    def simulate(self, x0: Any, n_steps: int) -> np.ndarray:
+    def simulate(self, x0: Any, n_steps: int, u: Any = None) -> np.ndarray:
         r"""Iterate the linear Koopman model from ``x0``.
 
         :math:`h_0 = \psi(x_0) Q`, :math:`h_{k} = h_{k-1} K_r`, :math:`x_k = h_k C_r`.
@@ -236,6 +252,8 @@ class KoopmanEstimator(ParamValidation, BaseEstimator):
             (oldest first).
         n_steps : int
             Number of steps.
+        u : None
+            Models without inputs refuse inputs (see :class:`~koop.estimators.EDMDc`).
 
         Returns
         -------
@@ -243,6 +261,7 @@ class KoopmanEstimator(ParamValidation, BaseEstimator):
             The states after ``x0``.
         """
         check_is_fitted(self, "reduced_matrix_")
+        self._refuse_inputs(u)
         if isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer):
             raise TypeError(f"n_steps must be a non-negative integer, got {n_steps!r}.")
         if n_steps < 0:

@@ -54,6 +54,7 @@ LAYERS = {
     "koop.estimators": 6,
     "koop.validation": 7,
     "koop.io": 8, "koop.plot": 8, "koop.metrics": 8, "koop.rnn": 8, "koop.interop": 8,
+    "koop.mpc": 8,
     "koop.compare": 9, "koop.bench": 9, "koop._cli": 9, "koop.cli": 9, "koop": 9,
 }
 
