@@ -55,6 +55,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from numba import njit
@@ -120,7 +121,8 @@ class MomentPlan:
 
 
 def moment_plan(exponents: np.ndarray) -> MomentPlan:
-    """Build the :class:`MomentPlan` of monomials with the given exponents.
+    """The :class:`MomentPlan` of monomials with the given exponents (cached by value:
+    a Gram build per fit reuses it).
 
     Parameters
     ----------
@@ -130,7 +132,6 @@ def moment_plan(exponents: np.ndarray) -> MomentPlan:
     Examples
     --------
     >>> import numpy as np
-    >>> from itertools import combinations_with_replacement
     >>> E = np.array([[a, b, c] for a in range(6) for b in range(6) for c in range(6)
     ...               if a + b + c <= 5])
     >>> plan = moment_plan(E)
@@ -143,6 +144,16 @@ def moment_plan(exponents: np.ndarray) -> MomentPlan:
     if not np.issubdtype(E.dtype, np.integer) or (E < 0).any():
         raise ValueError("exponents must be non-negative integers.")
     E = np.ascontiguousarray(E, dtype=np.int64)
+    return _cached_plan(E.shape, E.tobytes())
+
+
+@lru_cache(maxsize=16)
+def _cached_plan(shape: tuple, data: bytes) -> MomentPlan:
+    return _build_plan(np.frombuffer(data, dtype=np.int64).reshape(shape).copy())
+
+
+def _build_plan(E: np.ndarray) -> MomentPlan:
+    """Chain of the monomials (helpers added), distinct sums and their representatives."""
     M, d = E.shape
     rows = [tuple(int(v) for v in e) for e in E]
     index: dict[tuple, int] = {}
@@ -378,9 +389,9 @@ class _Slot:
     def __init__(self, M: int, K: int, moments: bool, want_y: bool) -> None:
         self.mom_x, self.mom_y = np.zeros(K), np.zeros(K)
         self.A = np.zeros((M, M), order="F")
-        mm = (0, 0) if moments else (M, M)
-        self.G = np.zeros(mm, order="F")
-        self.L = np.zeros(mm if want_y else (0, 0), order="F")
+        # unused ones are 2 x 2: numba types a 0 x 0 array as C-ordered (a recompile)
+        self.G = np.zeros((2, 2) if moments else (M, M), order="F")
+        self.L = np.zeros((M, M) if want_y and not moments else (2, 2), order="F")
 
 
 class _Buffers:
@@ -449,13 +460,15 @@ def _one_blas_thread():
     return _controller.limit(limits=1, user_api="blas")
 
 
-def moments_agree_on_sample(plan: MomentPlan, X: np.ndarray, rtol: float = _SAMPLE_RTOL
+def moments_agree_on_sample(plan: MomentPlan, X: np.ndarray, rtol: float | None = None
                             ) -> tuple[bool, float]:
     """Whether G from the distinct sums equals G from the direct products on samples ``X``.
 
     Returns the verdict and the largest :math:`|G^{mom}_{ij} - G^{prod}_{ij}| /
-    \\sqrt{G_{ii}G_{jj}}` (the products' diagonal), which rounding keeps near 1e-15.
+    \\sqrt{G_{ii}G_{jj}}` (the products' diagonal), which rounding keeps near 1e-15;
+    ``rtol`` defaults to ``_SAMPLE_RTOL`` (1e-13).
     """
+    rtol = _SAMPLE_RTOL if rtol is None else rtol
     with _one_blas_thread():
         mom = _row_sums(plan, X, True)
         prod = _row_sums(plan, X, False)
