@@ -220,6 +220,37 @@ def _transform_evaluator(dictionary: Any) -> ChunkEvaluator:
     )
 
 
+def _fused_polynomial(dictionary, data: Trajectories, w, chunk_size, verbose: bool):
+    """G, A, L, C of a Polynomial dictionary by the fused kernel, or None where the moment
+    sums would not be the cheaper (then the streamed products are)."""
+    from koop._kernels.poly_gram import moment_plan, polynomial_gram
+
+    plan = moment_plan(dictionary.powers_)
+    if not plan.moments_are_faster:
+        return None
+    n = data.n_pairs()
+    bar = None
+    if verbose:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n, desc="Gram", unit="pair")
+    try:
+        sums = polynomial_gram(
+            data.trajectories, plan, w,
+            successors=data.successors if data.is_pairs else None,
+            chunk_size=chunk_size, progress=bar.update if bar else None,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    G, A, L, C = sums.G, sums.A, sums.L, sums.C
+    if w is None:
+        for S in (G, A, L, C):
+            S /= n
+        return G, A, L, C, n, 1.0
+    return G, A, L, C, n, float(w.sum())
+
+
 def _accumulate_numba(dictionary, data: Trajectories, weights, chunk_size, verbose: bool):
     """The default path: numba kernels fill a reused psi buffer, BLAS accumulates."""
     lags = int(getattr(dictionary, "n_lags", 0))
@@ -228,6 +259,14 @@ def _accumulate_numba(dictionary, data: Trajectories, weights, chunk_size, verbo
         raise ValueError("The data give no snapshot pairs for this dictionary.")
     w = check_weights(weights, n)
     spec = dictionary._kernel_spec() if hasattr(dictionary, "_kernel_spec") else None
+    # >>> fused polynomial Gram (issue 17), the only change in this function: re-apply at
+    # >>> the GramPlan's dispatch point. Polynomials whose distinct moment sums are cheaper
+    # >>> than the products go to koop._kernels.poly_gram (psi never written to memory).
+    if spec is not None and spec[0] == "polynomial":
+        fused = _fused_polynomial(dictionary, data, w, chunk_size, verbose)
+        if fused is not None:
+            return fused
+    # <<< end of the fused polynomial dispatch
     ev = (
         _transform_evaluator(dictionary)
         if spec is None
