@@ -227,3 +227,19 @@ def test_bad_input_is_refused_with_a_clear_message(bad, match):
     kw.update(bad)
     with pytest.raises(ValueError, match=match):
         polynomial_gram(kw.pop("trajectories"), kw.pop("exponents"), **kw)
+
+
+def test_thousands_of_monomials_take_the_plain_representatives(monkeypatch):
+    """Above _COVER_PAIRS row pairs the greedy cover is skipped (its pair table would
+    grow as M^2); the sums are then the first pair of each, still exact."""
+    monkeypatch.setattr(pg, "_COVER_PAIRS", 0)
+    pg._cached_plan.cache_clear()
+    rng = np.random.default_rng(7)
+    try:
+        for E, X in [(_exponents(3, 4), rng.normal(size=(400, 3))),
+                     (np.array([[2, 0], [0, 2], [1, 1]]), rng.normal(size=(300, 2)))]:
+            w = rng.uniform(size=X.shape[0] - 1)
+            assert_sums_close(polynomial_gram(X, E, w, method="moments"),
+                              polynomial_gram_twin(X, E, w))
+    finally:
+        pg._cached_plan.cache_clear()

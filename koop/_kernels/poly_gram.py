@@ -79,6 +79,7 @@ _CHUNK = 1 << 15  # pairs per chunk (the unit dealt to slots)
 _SLOTS = 4
 _MOMENT_COST = 1.5  # one distinct sum against one dsyrk product: ~1 measured at M = 56; 1.5
 # leaves the products where the two are close (dsyrk gains on larger M)
+_COVER_PAIRS = 4_000_000  # row pairs the greedy cover looks at (32 MB of ids)
 _SAMPLE = 2048  # rows of the sample that checks the moments against the products
 _SAMPLE_RTOL = 1e-13  # relative to sqrt(G_ii G_jj); measured agreement is ~1e-15
 _DSYRK, _DGEMM = blas_pointer("dsyrk"), blas_pointer("dgemm")
@@ -202,15 +203,26 @@ def _build_plan(E: np.ndarray) -> MomentPlan:
     order_keys = np.argsort(all_keys, kind="stable")
     c_index = order_keys[np.searchsorted(all_keys, c_keys, sorter=order_keys)]
     K = all_keys.size
-    # every pair of evaluated rows that gives a needed sum, by sum id (-1: not needed)
     R = len(rows)
-    ia, ic = np.divmod(np.arange(R * R), R)
-    pk = key(ia, ic)
-    pos = np.minimum(np.searchsorted(all_keys, pk, sorter=order_keys), K - 1)
-    ids = order_keys[pos]
-    ids = np.where(all_keys[ids] == pk, ids, -1).reshape(R, R)
     i64 = np.int64
-    ga, gc, gk = _cover_in_groups(ids, K)
+
+    def ids_of(ia, ic):  # id of the sum of rows ia + ic, -1 where it is not needed
+        pk = key(ia, ic)
+        pos = np.minimum(np.searchsorted(all_keys, pk, sorter=order_keys), K - 1)
+        return np.where(all_keys[order_keys[pos]] == pk, order_keys[pos], -1)
+
+    if R * R <= _COVER_PAIRS:
+        ia, ic = np.divmod(np.arange(R * R), R)
+        ga, gc, gk = _cover_in_groups(ids_of(ia, ic).reshape(R, R), K)
+    else:  # thousands of monomials: the first pair of each sum, grouped as they come
+        first = np.unique(inverse.reshape(-1), return_index=True)[1]
+        a, c = iu[first], ju[first]
+        cm = np.setdiff1d(np.arange(K), inverse)  # C's own sums: row i times x_j
+        ci = np.flatnonzero(np.isin(c_index, cm))
+        a = np.concatenate([a, ci // d])
+        c = np.concatenate([c, linear[ci % d]])
+        k, once = np.unique(ids_of(a, c), return_index=True)  # C's sums repeat
+        ga, gc, gk = _groups_of_four(a[once], c[once], k, K)
     pivots = np.repeat(linear, M)  # C alone: pivot x_j, partners every row i
     partners = np.tile(np.arange(M), d)
     flat = partners * d + np.repeat(np.arange(d), M)
@@ -256,6 +268,8 @@ def _cover_in_groups(ids: np.ndarray, K: int):
         missing = ~covered[ids]
         a = int(np.argmax(missing.sum(axis=1)))
         cs = np.flatnonzero(missing[a])
+        if cs.size == 0:  # pragma: no cover - every sum has its defining pair
+            raise RuntimeError("a distinct sum has no pair of rows; report this bug")
         got, first = np.unique(ids[a, cs], return_index=True)
         covered[got] = True
         a_list.append(np.full(got.size, a))
