@@ -145,12 +145,12 @@ def _koop_dictionary(data, dictionary):
 
 # -- tasks ------------------------------------------------------------------------------
 def task_koop(args):
-    import koop.gram
+    import koop._backends.numba_backend as nb
     from koop.estimators._solvers import edmd_solve
     from koop.gram import build_gram
 
     if args.path == "streamed":  # the path before the fused polynomial kernel
-        koop.gram._fused_polynomial = lambda *a, **k: None
+        nb.fused_polynomial_plan = lambda plan: None
 
     X, data = _load(args)
     dic = _koop_dictionary(data, args.dict).fit(X)

@@ -27,7 +27,7 @@ DICTS = ("rbf", "rbf-weighted", "poly", "poly-streamed", "delay", "fourier")
 
 
 def fingerprints(n: int) -> dict:
-    import koop.gram
+    import koop._backends.numba_backend as nb
     from koop import systems
     from koop.dictionaries import RBF, Polynomial, RandomFourier, TimeDelay
     from koop.gram import build_gram
@@ -41,15 +41,15 @@ def fingerprints(n: int) -> dict:
                "poly": Polynomial(5), "poly-streamed": Polynomial(5),
                "delay": TimeDelay(n_delays=4), "fourier": RandomFourier(64, random_state=0)
                }[name].fit(X)
-        fused = koop.gram.__dict__.get("_fused_polynomial")
+        fused = nb.__dict__.get("fused_polynomial_plan")  # absent before the fused kernel
         if name == "poly-streamed" and fused is not None:
-            koop.gram._fused_polynomial = lambda *a, **k: None
+            nb.fused_polynomial_plan = lambda plan: None
         try:
             gm = build_gram(dic, X, weights=w if name == "rbf-weighted" else None,
                             chunk_size=5000)
         finally:
             if fused is not None:
-                koop.gram._fused_polynomial = fused
+                nb.fused_polynomial_plan = fused
         h = hashlib.sha256()
         for key in "GALC":
             h.update(np.ascontiguousarray(getattr(gm, key)).tobytes())
