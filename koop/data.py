@@ -20,6 +20,7 @@ Snapshot pairs never cross a trajectory boundary: a trajectory of ``n`` samples 
 from __future__ import annotations
 
 import numbers
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -34,6 +35,23 @@ TIME_DIM = "time"
 def is_dask_array(x: object) -> bool:
     """Return True for a dask array (without importing dask)."""
     return type(x).__module__.startswith("dask.") and hasattr(x, "__dask_graph__")
+
+
+def _from_torch(x: object) -> object:
+    """A torch tensor on any device (CUDA, MPS, CPU) as a numpy array; anything else as is.
+
+    ``np.asarray`` fails on a GPU tensor; here it is detached and copied to the host once,
+    at the boundary (koop's CPU paths read numpy; the torch backend moves chunks to its
+    device itself). torch is looked up in ``sys.modules``, never imported: a tensor can
+    only exist if torch already is. bfloat16, which numpy lacks, becomes float32.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None or not isinstance(x, torch.Tensor):
+        return x
+    t = x.detach()
+    if t.dtype == torch.bfloat16:
+        t = t.float()
+    return t.cpu().resolve_conj().resolve_neg().numpy()
 
 
 def _describe(x: object) -> str:
@@ -99,6 +117,7 @@ def check_array(
     if not dask:
         if hasattr(X, "values") and hasattr(X, "dims"):  # xarray: take the values
             X = X.values
+        X = _from_torch(X)
         try:
             arr = np.asarray(X)
         except Exception as exc:  # ragged lists and the like
@@ -463,6 +482,7 @@ def check_weights(weights: object, n_pairs: int) -> np.ndarray | None:
     """Validate quadrature weights: one non-negative finite value per snapshot pair."""
     if weights is None:
         return None
+    weights = _from_torch(weights)
     if isinstance(weights, Sequence) and not isinstance(weights, np.ndarray) and len(
         weights
     ) and not np.isscalar(weights[0]):
