@@ -51,7 +51,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["gtf_gradients", "gtf_gradients_twin"]
+__all__ = ["gtf_gradients", "gtf_gradients_twin", "jacobian_norms", "jacobian_norms_twin"]
 
 
 @njit(cache=True, nogil=True, fastmath=True)
@@ -222,3 +222,91 @@ def gtf_gradients_twin(A, W1, W2T, h1, h2, C, z0, x, zhat, alpha, clipped):
         dW2T += np.einsum("sbm,sbh->smh", zt, gu)
         gz = A[:, None] * g + np.einsum("smh,sbh->sbm", W2T, gu)
     return (loss / (B * T * N), dA, dW1, dW2T, dh1, dh2, dC, gz)
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def jacobian_norms(A, W1, W2T, h2, Z, clipped, out):
+    r"""Spectral norms :math:`\|J(z)\|_2` of the shPLRNN Jacobian at the states ``Z``.
+
+    ``Z`` is (S, P, M) (P states per seed), ``out`` (S, P) float64. For each state,
+    :math:`J = \mathrm{diag}(A) + W_1 \mathrm{diag}(d) W_2` with the gates
+    :math:`d = 1[W_2 z > -h_2] - 1[W_2 z > 0]` (clipped) or :math:`1[W_2 z > -h_2]`, and
+    :math:`\|J\|_2^2` is the largest eigenvalue of :math:`J^T J` (cyclic Jacobi rotations,
+    quadratically convergent and cheap for the small M of these models).
+    """
+    S, M, H = W1.shape
+    P = Z.shape[1]
+    J = np.empty((M, M))
+    JtJ = np.empty((M, M))
+    d = np.empty(H)
+    for s in range(S):
+        for p in range(P):
+            for h in range(H):
+                u = 0.0
+                for m in range(M):
+                    u += W2T[s, m, h] * Z[s, p, m]
+                g = 1.0 if u > -h2[s, h] else 0.0
+                if clipped and u > 0.0:
+                    g -= 1.0
+                d[h] = g
+            for i in range(M):
+                for j in range(M):
+                    acc = 0.0
+                    for h in range(H):
+                        acc += W1[s, i, h] * d[h] * W2T[s, j, h]
+                    J[i, j] = acc
+                J[i, i] += A[s, i]
+            for i in range(M):
+                for j in range(M):
+                    acc = 0.0
+                    for k in range(M):
+                        acc += J[k, i] * J[k, j]
+                    JtJ[i, j] = acc
+            out[s, p] = np.sqrt(max(_largest_symmetric_eigenvalue(JtJ), 0.0))
+
+
+@njit(cache=True, nogil=True)
+def _largest_symmetric_eigenvalue(S):
+    """Largest eigenvalue of the symmetric matrix ``S`` (overwritten) by cyclic Jacobi."""
+    n = S.shape[0]
+    for _ in range(100):
+        off = 0.0
+        scale = 0.0
+        for i in range(n):
+            scale += S[i, i] * S[i, i]
+            for j in range(i + 1, n):
+                off += S[i, j] * S[i, j]
+        if off <= 1e-30 * scale or off == 0.0:
+            break
+        for p in range(n - 1):
+            for q in range(p + 1, n):
+                if S[p, q] == 0.0:
+                    continue
+                theta = (S[q, q] - S[p, p]) / (2.0 * S[p, q])
+                t = (1.0 if theta >= 0 else -1.0) / (abs(theta) + np.sqrt(theta * theta + 1.0))
+                c = 1.0 / np.sqrt(t * t + 1.0)
+                sn = t * c
+                for k in range(n):  # S <- S R (columns p, q)
+                    skp, skq = S[k, p], S[k, q]
+                    S[k, p] = c * skp - sn * skq
+                    S[k, q] = sn * skp + c * skq
+                for k in range(n):  # S <- R^T S (rows p, q)
+                    spk, sqk = S[p, k], S[q, k]
+                    S[p, k] = c * spk - sn * sqk
+                    S[q, k] = sn * spk + c * sqk
+    best = S[0, 0]
+    for i in range(1, n):
+        best = max(best, S[i, i])
+    return best
+
+
+def jacobian_norms_twin(A, W1, W2T, h2, Z, clipped):
+    """Plain numpy specification of :func:`jacobian_norms` (exact SVD norms)."""
+    u = np.einsum("spm,smh->sph", Z, W2T)
+    d = (u > -h2[:, None]).astype(np.float64)
+    if clipped:
+        d -= u > 0
+    J = np.einsum("smh,sph,snh->spmn", W1, d, W2T, optimize=True)
+    idx = np.arange(A.shape[1])
+    J[:, :, idx, idx] += A[:, None, :]
+    return np.linalg.norm(J, ord=2, axis=(-2, -1))

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from koop._kernels.plrnn import gtf_gradients
+from koop._kernels.plrnn import jacobian_norms as _jacobian_norms
 
 __all__ = ["GTFSettings", "GTFEnsemble"]
 
@@ -206,21 +207,14 @@ class _RAdam:
 def jacobian_norms(params: dict, Z: np.ndarray, clipped: bool) -> np.ndarray:
     r"""Spectral norms :math:`\|J(z)\|_2` for latent states ``Z`` (S, ..., M), per seed.
 
-    :math:`J = \mathrm{diag}(A) + W_1\,\mathrm{diag}(d)\,W_2` with
-    :math:`d = 1[W_2 z > -h_2] - 1[W_2 z > 0]` (clipped) or :math:`1[W_2 z > -h_2]`.
+    See :func:`koop._kernels.plrnn.jacobian_norms`; returns (S, P) for P states per seed.
     """
     S, M = params["A"].shape
-    flat = Z.reshape(S, -1, M).astype(np.float64)
-    W1 = params["W1"].astype(np.float64)
-    W2T = params["W2T"].astype(np.float64)
-    u = np.einsum("spm,smh->sph", flat, W2T)
-    d = (u > -params["h2"][:, None]).astype(np.float64)
-    if clipped:
-        d -= u > 0
-    J = np.einsum("smh,sph,snh->spmn", W1, d, W2T, optimize=True)
-    idx = np.arange(M)
-    J[:, :, idx, idx] += params["A"][:, None, :]
-    return np.linalg.norm(J, ord=2, axis=(-2, -1))
+    flat = np.ascontiguousarray(Z.reshape(S, -1, M), dtype=np.float64)
+    out = np.empty(flat.shape[:2])
+    f64 = {k: np.ascontiguousarray(params[k], dtype=np.float64) for k in ("A", "W1", "W2T", "h2")}
+    _jacobian_norms(f64["A"], f64["W1"], f64["W2T"], f64["h2"], flat, clipped, out)
+    return out
 
 
 class GTFEnsemble:
