@@ -264,6 +264,7 @@ class GTFEnsemble:
         self.alpha = np.full(self.n_models, settings.alpha, dtype=_DT)
         self.epoch = 0
         self.loss_history = np.zeros((self.n_models, 0), dtype=_DT)
+        self.alpha_history = np.zeros((self.n_models, 0), dtype=_DT)
         self.diverged = np.zeros(self.n_models, dtype=bool)
         self.train_seconds = 0.0
 
@@ -384,6 +385,8 @@ class GTFEnsemble:
             mean = (total / s.batches_per_epoch).astype(_DT)
             mean[self.diverged] = np.nan
             self.loss_history = np.concatenate([self.loss_history, mean[:, None]], axis=1)
+            self.alpha_history = np.concatenate([self.alpha_history, self.alpha[:, None]],
+                                                axis=1)
             self.epoch += 1
             done = self.epoch >= last
             out_of_time = time_budget is not None and time.perf_counter() - start > time_budget
@@ -416,7 +419,7 @@ class GTFEnsemble:
             arrays.update({f"adam_m_{k}": v for k, v in self.optimizer.m.items()})
             arrays.update({f"adam_v_{k}": v for k, v in self.optimizer.v.items()})
             arrays.update(alpha=self.alpha, loss_history=self.loss_history,
-                          diverged=self.diverged)
+                          alpha_history=self.alpha_history, diverged=self.diverged)
             meta.update(adam_t=self.optimizer.t,
                         rng_states=[r.bit_generator.state for r in self.rngs])
         arrays["meta"] = np.array(json.dumps(meta, default=int))
@@ -440,7 +443,59 @@ class GTFEnsemble:
                 ens.optimizer.t = int(meta["adam_t"])
                 ens.alpha = f["alpha"].copy()
                 ens.loss_history = f["loss_history"].copy()
+                # checkpoints written before alpha was recorded per epoch: unknown (NaN)
+                ens.alpha_history = (f["alpha_history"].copy() if "alpha_history" in f.files
+                                     else np.full_like(ens.loss_history, np.nan))
                 ens.diverged = f["diverged"].copy()
                 for r, state in zip(ens.rngs, meta["rng_states"], strict=True):
                     r.bit_generator.state = state
         return ens
+
+    # -- the trained models as koop estimators -------------------------------------------
+    def estimators(self, dt: float | None = None) -> list:
+        """One fitted :class:`koop.rnn.ShallowPLRNN` per seed (float64 torch weights).
+
+        ``fit_time_`` of each is the ensemble's training time divided by the number of
+        seeds; ``loss_history_`` and ``alpha_history_`` are the seed's per-epoch values.
+        A seed whose training diverged keeps its NaN weights (its metrics are NaN).
+        """
+        from koop.rnn._torch import import_torch
+        from koop.rnn.plrnn import ShallowPLRNN
+
+        torch = import_torch()
+        s, p = self.settings, self.params
+        n_features = self.data.shape[1]
+        out = []
+        for k in range(self.n_models):
+            est = ShallowPLRNN(
+                n_latent=s.n_latent, n_hidden=s.n_hidden, clipped=s.clipped,
+                observation_model=s.observation_model,
+                observation_regularization=s.observation_regularization,
+                n_epochs=s.n_epochs, batches_per_epoch=s.batches_per_epoch,
+                batch_size=s.batch_size, sequence_length=s.sequence_length,
+                learning_rate=s.learning_rate, final_learning_rate=s.final_learning_rate,
+                alpha=s.alpha,
+                alpha_method=("constant" if s.alpha_method == "constant"
+                              else "product_upper_bound"),
+                alpha_decay=s.alpha_decay, alpha_update_interval=s.alpha_update_interval,
+                latent_regularization=s.latent_regularization)
+            est.n_features_in_ = n_features
+            est.n_latent_ = s.n_latent
+            model = est._build_torch_module("model_")
+            weights = {"cell.A": p["A"][k], "cell.W1": p["W1"][k], "cell.W2": p["W2T"][k].T,
+                       "cell.h1": p["h1"][k], "cell.h2": p["h2"][k]}
+            if s.observation_model == "affine":
+                weights["B"] = p["B"][k]
+            elif s.n_latent > n_features:
+                weights["L"] = p["L"][k]
+            model.load_state_dict({name: torch.as_tensor(np.array(w, dtype=np.float64))
+                                   for name, w in weights.items()}, strict=True)
+            est.model_ = model.eval()
+            est.device_ = "cpu"
+            est.n_parameters_ = int(sum(t.numel() for t in model.parameters()))
+            est.dt_ = dt
+            est.loss_history_ = self.loss_history[k].astype(np.float64)
+            est.alpha_history_ = self.alpha_history[k].astype(np.float64)
+            est.fit_time_ = self.train_seconds / self.n_models
+            out.append(est)
+        return out
