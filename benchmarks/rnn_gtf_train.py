@@ -24,12 +24,12 @@ import os
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
-import argparse  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import sys
+import time
+from pathlib import Path
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = {"ecg": "ECG_pecuzal_5d_train.npy", "lorenz63": "lorenz63_on0.05_train.npy"}
@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     ckpt = out / "ensemble.npz"
-    logfile = open(out / "train.log", "a", buffering=1)  # noqa: SIM115
+    logfile = open(out / "train.log", "a", buffering=1)
 
     def log(line: str) -> None:
         logfile.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")

@@ -187,7 +187,7 @@ def gtf_gradients(A, W1, W2T, h1, h2, C, z0, x, zhat, alpha, clipped,
 def gtf_gradients_twin(A, W1, W2T, h1, h2, C, z0, x, zhat, alpha, clipped):
     """Plain numpy specification of :func:`gtf_gradients`; returns
     ``(loss, dA, dW1, dW2T, dh1, dh2, dC, dz0)``."""
-    S, M, H = W1.shape
+    S, M, _ = W1.shape
     N = C.shape[1]
     B, T = x.shape[1], x.shape[2]
     K = zhat.shape[3]

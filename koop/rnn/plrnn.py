@@ -24,10 +24,10 @@ class ShallowPLRNN(RNNReconstruction):
         \qquad \hat x_t = z_t[1{:}N],
 
     with ``A`` diagonal, ``W_1`` (M, H), ``W_2`` (H, M) and the identity observation
-    model on the first ``N`` latent units (or an affine one, ``observation_model``). Training minimises the one-window MSE under
-    generalized teacher forcing, ``z~_t = (1 - alpha) z_t + alpha x_t`` on the observed
-    units, with alpha annealed from the Jacobian norms along the data
-    (:mod:`koop.rnn.teacher_forcing`), RAdam and an exponentially decaying learning rate.
+    model on the first ``N`` latent units (or an affine one, ``observation_model``).
+    Training minimises the one-window MSE under generalized teacher forcing,
+    ``z~_t = (1 - alpha) z_t + alpha x_t`` on the observed units, with alpha annealed
+    from the Jacobian norms along the data (:mod:`koop.rnn.teacher_forcing`), RAdam and an exponentially decaying learning rate.
 
     Parameters
     ----------
