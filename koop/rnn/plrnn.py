@@ -27,7 +27,8 @@ class ShallowPLRNN(RNNReconstruction):
     model on the first ``N`` latent units (or an affine one, ``observation_model``).
     Training minimises the one-window MSE under generalized teacher forcing,
     ``z~_t = (1 - alpha) z_t + alpha x_t`` on the observed units, with alpha annealed
-    from the Jacobian norms along the data (:mod:`koop.rnn.teacher_forcing`), RAdam and an exponentially decaying learning rate.
+    from the Jacobian norms along the data (:mod:`koop.rnn.teacher_forcing`), RAdam and an
+    exponentially decaying learning rate.
 
     Parameters
     ----------
