@@ -297,19 +297,28 @@ class GTFEnsemble:
         C[:, np.arange(N), np.arange(N)] = 1.0
         return C
 
-    def _step(self, step: int, lr: float) -> np.ndarray:
+    def _update_alpha(self, zhat: np.ndarray) -> None:
+        """GTF annealing with the product upper bound of each seed's Jacobian norms."""
+        s = self.settings
+        norms = jacobian_norms(self.params, zhat, s.clipped).reshape(
+            self.n_models, s.batch_size, -1)
+        with np.errstate(divide="ignore"):
+            bound = np.exp(np.log(norms).mean(axis=2)).max(axis=1)
+        est = np.maximum(0.0, 1.0 - 1.0 / bound)
+        self.alpha = np.where(est > self.alpha, est,
+                              s.alpha_decay * self.alpha + (1 - s.alpha_decay) * est
+                              ).astype(_DT)
+
+    def gradients(self, X: np.ndarray) -> tuple[np.ndarray, dict]:
+        """Each seed's loss and gradients on its windows ``X`` (S, B, T+1, N).
+
+        The loss is the GTF training loss of the authors' code: the mean squared error of
+        the unforced predictions plus the regularization terms of :class:`GTFSettings`
+        (the returned ``loss`` is the data term only, as they log it).
+        """
         s, p = self.settings, self.params
-        X = self._windows()
+        X = np.ascontiguousarray(X, dtype=_DT)
         z0, zhat, P = self._infer(X)
-        if (s.alpha_method == "product_upper_bound"
-                and step % s.alpha_update_interval == 0):
-            norms = jacobian_norms(p, zhat, s.clipped).reshape(self.n_models, s.batch_size, -1)
-            with np.errstate(divide="ignore"):
-                bound = np.exp(np.log(norms).mean(axis=2)).max(axis=1)
-            est = np.maximum(0.0, 1.0 - 1.0 / bound)
-            self.alpha = np.where(est > self.alpha, est,
-                                  s.alpha_decay * self.alpha + (1 - s.alpha_decay) * est
-                                  ).astype(_DT)
         C = np.ascontiguousarray(self._readout())
         grads = {k: np.empty_like(v) for k, v in p.items() if k not in ("B", "L")}
         dC = np.empty_like(C)
@@ -338,11 +347,19 @@ class GTFEnsemble:
             grads["A"] -= 2 * lam * (1 - p["A"])
             for k in ("W1", "W2T", "h1", "h2"):
                 grads[k] += 2 * lam * p[k]
+        return loss, grads
+
+    def _step(self, step: int, lr: float) -> np.ndarray:
+        s = self.settings
+        X = self._windows()
+        if s.alpha_method == "product_upper_bound" and step % s.alpha_update_interval == 0:
+            self._update_alpha(self._infer(X)[1])
+        loss, grads = self.gradients(X)
         finite = np.isfinite(loss)
         for g in grads.values():
             finite &= np.isfinite(g.reshape(self.n_models, -1)).all(axis=1)
         self.diverged |= ~finite
-        self.optimizer.step(p, grads, lr, ~self.diverged)
+        self.optimizer.step(self.params, grads, lr, ~self.diverged)
         return loss
 
     # -- the schedule --------------------------------------------------------------------
