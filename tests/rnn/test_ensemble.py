@@ -24,6 +24,20 @@ def _random_problem(rng, S=2, B=3, T=12, M=4, H=9, N=3, K=4, dtype=np.float64):
             f(S, B, M), f(S, B, T, N), f(S, B, T, K))
 
 
+class _Cell(torch.nn.Module):
+    """The shPLRNN step written with torch operations, for autograd."""
+
+    def __init__(self, A, W1, W2T, h1, h2, clipped):
+        super().__init__()
+        self.p, self.clipped = (A, W1, W2T, h1, h2), clipped
+
+    def forward(self, z):
+        A, W1, W2T, h1, h2 = self.p
+        u = z @ W2T
+        act = torch.relu(u + h2) - (torch.relu(u) if self.clipped else 0.0)
+        return A * z + act @ W1.T + h1
+
+
 @pytest.mark.parametrize("clipped", [True, False])
 @pytest.mark.parametrize("K", [4, 2])  # all units forced (affine), or the first K
 def test_kernel_gradients_equal_twin_and_torch_autograd(clipped, K):
@@ -41,13 +55,8 @@ def test_kernel_gradients_equal_twin_and_torch_autograd(clipped, K):
         t = [torch.tensor(a[s], requires_grad=True) for a in (A, W1, W2T, h1, h2, C, z0)]
         tA, tW1, tW2T, th1, th2, tC, tz0 = t
 
-        class Cell(torch.nn.Module):
-            def forward(self, z):
-                u = z @ tW2T
-                act = torch.relu(u + th2) - (torch.relu(u) if clipped else 0.0)
-                return tA * z + act @ tW1.T + th1
-
-        Z = gtf_rollout(Cell(), tz0, torch.tensor(zhat[s]), float(alpha[s]))
+        Z = gtf_rollout(_Cell(tA, tW1, tW2T, th1, th2, clipped), tz0,
+                        torch.tensor(zhat[s]), float(alpha[s]))
         L = torch.mean((Z @ tC.T - torch.tensor(x[s])) ** 2)
         L.backward()
         assert abs(L.item() - loss[s]) < 1e-12
