@@ -9,13 +9,17 @@ import numpy as np
 
 __all__ = ["read_series"]
 
+
+class _ReadError(ValueError):
+    """A problem this module diagnosed itself (its message is already complete)."""
+
 def _dt_from_axis(t: np.ndarray, where: str) -> float:
     steps = np.diff(np.asarray(t, dtype=float))
     if steps.size == 0:
-        raise ValueError(f"the time axis in {where} has a single sample.")
+        raise _ReadError(f"the time axis in {where} has a single sample.")
     step = float(np.median(steps))
     if step <= 0 or not np.allclose(steps, step, rtol=1e-6, atol=1e-12 * abs(step)):
-        raise ValueError(f"the time axis in {where} is not uniformly increasing; resample it "
+        raise _ReadError(f"the time axis in {where} is not uniformly increasing; resample it "
                        "or drop it and pass --dt.")
     return step
 
@@ -26,7 +30,7 @@ def _select(names: list[str], wanted: str | None, where: str) -> list[int]:
     idx = []
     for w in (s.strip() for s in wanted.split(",") if s.strip()):
         if w not in names:
-            raise ValueError(f"no variable {w!r} in {where} (has: {', '.join(names)}).")
+            raise _ReadError(f"no variable {w!r} in {where} (has: {', '.join(names)}).")
         idx.append(names.index(w))
     return idx
 
@@ -35,17 +39,17 @@ def _read_csv(path: Path, variables: str | None):
     with path.open("r", encoding="utf-8", errors="replace") as fh:
         header = fh.readline()
     if not header.strip():
-        raise ValueError(f"{path} is empty.")
+        raise _ReadError(f"{path} is empty.")
     delimiter = ";" if header.count(";") > header.count(",") else ","
     cells = [c.strip().strip('"') for c in header.strip().split(delimiter)]
     has_header = any(_not_number(c) for c in cells)
     try:
         data = np.loadtxt(path, delimiter=delimiter, skiprows=int(has_header), ndmin=2)
     except ValueError as exc:
-        raise ValueError(f"{path} has non-numeric values ({exc}).") from None
+        raise _ReadError(f"{path} has non-numeric values ({exc}).") from None
     names = cells if has_header else [f"x{i}" for i in range(data.shape[1])]
     if len(names) != data.shape[1]:
-        raise ValueError(f"{path}: the header has {len(names)} names for {data.shape[1]} columns.")
+        raise _ReadError(f"{path}: the header has {len(names)} names for {data.shape[1]} columns.")
     t = None
     for time_name in ("time", "t"):
         if time_name in names:
@@ -73,7 +77,7 @@ def _read_npz(path: Path, variables: str | None):
         arrays = [k for k in files if k not in ("t", "time", "dt")]
         if key is None:
             if len(arrays) != 1:
-                raise ValueError(f"{path} holds arrays {files}; name the data 'X' (and the "
+                raise _ReadError(f"{path} holds arrays {files}; name the data 'X' (and the "
                                "time axis 't').")
             key = arrays[0]
         X = npz[key]
@@ -91,11 +95,11 @@ def _read_netcdf(path: Path, variables: str | None):
         hint = ""
         if path.read_bytes()[:4] == b"\x89HDF":
             hint = " It is netCDF4/HDF5: pip install h5netcdf (or netCDF4) to read it."
-        raise ValueError(f"cannot read {path} as netCDF ({type(exc).__name__}: "
+        raise _ReadError(f"cannot read {path} as netCDF ({type(exc).__name__}: "
                        f"{str(exc).splitlines()[0] if str(exc) else ''}).{hint}") from None
     names = [str(n) for n, v in ds.data_vars.items() if "time" in v.dims]
     if not names:
-        raise ValueError(f"{path} has no variable with a 'time' dimension.")
+        raise _ReadError(f"{path} has no variable with a 'time' dimension.")
     keep = [names[i] for i in _select(names, variables, str(path))]
     return ds[keep]
 
@@ -149,7 +153,7 @@ def read_series(path: str | os.PathLike, *, dt: float | None = None,
     if not path.exists():
         raise FileNotFoundError(f"no such file: {path}")
     if path.is_dir():
-        raise ValueError(f"{path} is a folder; pass a data file.")
+        raise _ReadError(f"{path} is a folder; pass a data file.")
     suffix = path.suffix.lower()
     t = None
     file_dt = None
@@ -158,7 +162,7 @@ def read_series(path: str | os.PathLike, *, dt: float | None = None,
         if suffix == ".csv":
             X, names, t = _read_csv(path, variables)
         elif suffix in (".npy", ".npz") and variables:
-            raise ValueError("variables selects named columns of .csv and .nc files; slice "
+            raise _ReadError("variables selects named columns of .csv and .nc files; slice "
                            f"the array in {path.name} instead.")
         elif suffix == ".npy":
             X = np.load(path, allow_pickle=False)
@@ -167,20 +171,20 @@ def read_series(path: str | os.PathLike, *, dt: float | None = None,
         elif suffix in (".nc", ".nc4", ".netcdf", ".cdf"):
             X = _read_netcdf(path, variables)
         else:
-            raise ValueError(f"unsupported file type {suffix or '(none)'!r}; use .nc, .csv, "
+            raise _ReadError(f"unsupported file type {suffix or '(none)'!r}; use .nc, .csv, "
                            ".npy or .npz.")
-    except ValueError:
+    except _ReadError:
         raise
-    except (OSError, EOFError) as exc:
+    except (ValueError, OSError, EOFError) as exc:  # numpy's or the parser's own errors
         raise ValueError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
     if t is not None:
         file_dt = _dt_from_axis(t, str(path))
     if dt is not None and file_dt is not None and not np.isclose(dt, file_dt, rtol=1e-6):
-        raise ValueError(f"dt={dt} disagrees with the time step {file_dt:g} of {path}.")
+        raise _ReadError(f"dt={dt} disagrees with the time step {file_dt:g} of {path}.")
     data = as_trajectories(X, dt=dt if dt is not None else file_dt, name=path.name,
                            min_pairs=min_pairs)
     if data.n_trajectories != 1:
-        raise ValueError(f"{path} holds {data.n_trajectories} trajectories; select one.")
+        raise _ReadError(f"{path} holds {data.n_trajectories} trajectories; select one.")
     names = list(data.feature_names or names or [f"x{i}" for i in range(data.n_features)])
     return np.asarray(data.trajectories[0], dtype=np.float64), data.dt, names
 
