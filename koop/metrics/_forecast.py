@@ -54,11 +54,12 @@ def prediction_error(model_or_step_fn, X, n_steps: int = 20, *, stride: int = 1)
     if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 1:
         raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}.")
     n_steps = int(n_steps)
-    is_model = hasattr(model_or_step_fn, "simulate")
+    is_model = hasattr(model_or_step_fn, "simulate") or hasattr(model_or_step_fn,
+                                                                "simulate_batch")
     if not is_model and not callable(model_or_step_fn):
         raise TypeError(
-            "model_or_step_fn must have a simulate(x0, n_steps) method or be a callable "
-            f"one-step map; got {type(model_or_step_fn).__name__}."
+            "model_or_step_fn must have a simulate(x0, n_steps) (or simulate_batch) method "
+            f"or be a callable one-step map; got {type(model_or_step_fn).__name__}."
         )
     lags = int(getattr(model_or_step_fn, "n_lags_", 0) or 0) if is_model else 0
     if X.shape[0] <= n_steps + lags:

@@ -30,7 +30,7 @@ __all__ = ["forecast", "free_run", "reconstruction_scores"]
 
 
 def _lags(model: Any) -> int:
-    if callable(model) and not hasattr(model, "simulate"):
+    if callable(model) and not (hasattr(model, "simulate") or hasattr(model, "simulate_batch")):
         return 0
     return int(getattr(model, "n_lags_", 0) or 0)
 
@@ -109,8 +109,8 @@ def forecast(model: Any, X: Any, n_steps: int, *, starts: Any = None) -> np.ndar
                 out[:, k] = state
             return out
     raise TypeError(
-        "model must have a simulate(x0, n_steps) method or be a callable one-step map; got "
-        f"{type(model).__name__}."
+        "model must have a simulate(x0, n_steps) or simulate_batch(X0, n_steps) method or be "
+        f"a callable one-step map; got {type(model).__name__}."
     )
 
 
