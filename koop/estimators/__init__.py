@@ -4,6 +4,7 @@ DMDc and EDMDc for systems driven by inputs.
 All share the scikit-learn contract of :class:`koop.base.KoopmanEstimator`.
 """
 
+from koop.estimators._analog import AnalogEDMD
 from koop.estimators._dmd import DMD
 from koop.estimators._dmdc import DMDc
 from koop.estimators._edmd import EDMD
@@ -17,4 +18,4 @@ from koop.estimators._resdmd import ResDMD
 from koop.estimators._rrr import RRR
 
 __all__ = ["DMD", "EDMD", "ResDMD", "MPEDMD", "KernelEDMD", "HankelDMD", "HAVOK",
-           "RRR", "KernelRRR", "DMDc", "EDMDc"]
+           "RRR", "KernelRRR", "DMDc", "EDMDc", "AnalogEDMD"]
