@@ -4,6 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.koop-installed
 PEERS := .venv-peers
+DATAFOLD := .venv-datafold
 
 .PHONY: demo test lint docs bench venv clean
 
@@ -36,11 +37,20 @@ $(PEERS)/.installed:
 	$(PYTHON) -m venv $(PEERS)
 	$(PEERS)/bin/python -m pip install --quiet --upgrade pip
 	$(PEERS)/bin/python -m pip install --quiet torch==2.13.0
-	$(PEERS)/bin/python -m pip install --quiet 'setuptools<82' pykoopman==1.2.1 kooplearn deeptime datafold numexpr pydmd psutil
+	$(PEERS)/bin/python -m pip install --quiet 'setuptools<82' pykoopman==1.2.1 kooplearn deeptime pydmd psutil
 	touch $@
 
-bench: $(STAMP) $(PEERS)/.installed
+# datafold 2.x pins scikit-learn ~1.2 against pykoopman's 1.1.3: in the peers venv pip
+# falls back to datafold 1.0.0, which fails with today's numpy, pandas and scikit-learn
+# (np.int, a recursion in TSCDataFrame, EDMD's read-only feature_names_in_).
+$(DATAFOLD)/.installed:
+	$(PYTHON) -m venv $(DATAFOLD)
+	$(DATAFOLD)/bin/python -m pip install --quiet --upgrade pip
+	$(DATAFOLD)/bin/python -m pip install --quiet datafold==2.0.2 psutil
+	touch $@
+
+bench: $(STAMP) $(PEERS)/.installed $(DATAFOLD)/.installed
 	$(PY) benchmarks/gram.py
 
 clean:
-	rm -rf $(VENV) $(PEERS) koop-report site .pytest_cache
+	rm -rf $(VENV) $(PEERS) $(DATAFOLD) koop-report site .pytest_cache

@@ -1,11 +1,13 @@
 r"""The estimator contract shared by every Koopman model in koop.
 
-A fitted model holds a reduced representation of the learned operator (see
-:mod:`koop.estimators._solvers`): functions :math:`h(x) = \psi(x) Q` (``basis_``), their
-evolution :math:`h(x_{n+1}) \approx h(x_n) K_r` (``reduced_matrix_``) and the state
-reconstruction :math:`x \approx h(x) C_r` (``state_map_``). Everything else —
-eigenvalues, eigenfunctions, modes, prediction, simulation, scores — follows from these
-three arrays here, once, for every estimator.
+A fit ends in one immutable :class:`~koop.base.KoopmanModel` (see
+:mod:`koop.estimators._solvers` for the reduced form): functions
+:math:`h(x) = \psi(x) Q` (``basis_``), their evolution :math:`h(x_{n+1}) \approx h(x_n)
+K_r` (``reduced_matrix_``), the state reconstruction :math:`x \approx h(x) C_r`
+(``state_map_``) and the Gram matrices or QR factor they came from. Eigenvalues,
+eigenfunctions, modes, the Koopman matrix, prediction, simulation and what validation
+needs follow from the model, in one place; the estimator publishes its arrays as fitted
+attributes and returns it as ``model_``.
 """
 
 from __future__ import annotations
@@ -17,20 +19,27 @@ from sklearn.base import BaseEstimator
 from sklearn.metrics import r2_score
 from sklearn.utils.validation import check_is_fitted
 
+from koop._params import ParamValidation
+from koop._spectral.model import KoopmanModel
 from koop.data import as_trajectories, check_array
 
-__all__ = ["KoopmanEstimator"]
+__all__ = ["KoopmanEstimator", "KoopmanModel"]
 
 
-class KoopmanEstimator(BaseEstimator):
+class KoopmanEstimator(ParamValidation, BaseEstimator):
     """Base class: fit / predict / simulate / score and the spectral attributes.
 
-    Subclasses implement ``fit`` and set, via :meth:`_set_reduced_model`, the fitted
-    arrays ``basis_``, ``reduced_matrix_`` and ``state_map_``, plus ``dictionary_``
-    (a fitted dictionary; for DMD the identity) and ``n_features_in_``.
+    Subclasses declare ``_parameter_constraints`` (scikit-learn's mechanism; ``fit``
+    starts with ``self._validate_params()``), implement ``fit`` and hand their solve to
+    :meth:`_set_reduced_model`, which builds the fitted :class:`KoopmanModel` and sets
+    ``basis_``, ``reduced_matrix_``, ``state_map_`` and the spectral attributes; they set
+    ``dictionary_`` (a fitted dictionary; for DMD the identity), ``n_features_in_`` and,
+    where they have them, ``gram_`` / ``factor_`` (the source of residuals and pencils).
 
     Attributes
     ----------
+    model_ : KoopmanModel
+        The fitted model (immutable; a view of the fitted attributes below).
     eigenvalues_ : ndarray of complex, shape (n_modes,)
         Discrete-time Koopman eigenvalues, sorted by modulus (descending).
     eigenvectors_ : ndarray of complex, shape (n_dictionary, n_modes)
@@ -50,25 +59,77 @@ class KoopmanEstimator(BaseEstimator):
     def _validate_training_data(self, X: Any, y: Any, dt: Any, lazy: bool = False):
         return as_trajectories(X, y, dt=dt, name="X", min_pairs=2, lazy=lazy)
 
-    def _set_reduced_model(self, basis, reduced, state_map, dt) -> None:
-        from koop.estimators._solvers import spectral_decomposition
+    def _start_fit(self, X: Any, y: Any, dt: Any, *, lazy: bool = False,
+                   pairs: bool = True):
+        """What every ``fit`` does first: check the parameters, validate the data, record
+        ``n_features_in_`` and the feature names. ``pairs=False``: the estimator needs
+        trajectories (delay windows) and refuses a ``y``. Returns the Trajectories."""
+        self._validate_params()
+        data = self._validate_training_data(X, y if pairs else None, dt, lazy=lazy)
+        if not pairs:
+            self._refuse_pairs(y, data.n_features)
+        self.n_features_in_ = data.n_features
+        self._set_feature_names(data)
+        return data
 
-        self.basis_ = np.asarray(basis)
-        self.reduced_matrix_ = np.asarray(reduced)
-        self.state_map_ = np.asarray(state_map)
-        lam, V = spectral_decomposition(self.reduced_matrix_)
-        self.eigenvalues_ = lam
-        self._eigvecs_reduced_ = V
-        self.eigenvectors_ = self.basis_ @ V
-        try:
-            modes = np.linalg.solve(V, self.state_map_)
-        except np.linalg.LinAlgError:
-            modes = np.linalg.lstsq(V, self.state_map_, rcond=None)[0]
-        self.modes_ = np.ascontiguousarray(modes.T.astype(np.complex128))
-        self.dt_ = dt
-        if dt is not None:
-            with np.errstate(divide="ignore"):
-                self.continuous_eigenvalues_ = np.log(lam.astype(np.complex128)) / dt
+    def _refuse_pairs(self, y: Any, n_features: int) -> None:
+        """For estimators on delay windows: a ``y`` (snapshot pairs) is refused."""
+        if y is not None:
+            raise ValueError(
+                f"{type(self).__name__} needs trajectories (delay windows of consecutive "
+                f"samples), not snapshot pairs: got X with {n_features} feature(s) "
+                "and a y; pass X only."
+            )
+
+    def _set_reduced_model(self, basis, reduced, state_map, dt, *,
+
+                           eig: tuple | None = None, unitary: bool = False) -> None:
+        """Hand a solve to the base: build the :class:`KoopmanModel` (the spectrum and the
+        modes are derived there) and publish its arrays as fitted attributes.
+
+        ``eig``: a decomposition of ``reduced`` the solve made itself, with ``unitary``
+        when its eigenvectors are orthonormal (mpEDMD).
+        """
+        self._publish(KoopmanModel.from_reduced(
+            self.__dict__.get("dictionary_"), basis, reduced, state_map, dt=dt, eig=eig,
+            unitary=unitary))
+
+    def _publish(self, model: KoopmanModel) -> None:
+        """Set the fitted attributes from a model (``model_`` reads them back)."""
+        self.basis_ = model.basis
+        self.reduced_matrix_ = model.reduced
+        self.state_map_ = model.state_map
+        self.eigenvalues_ = model.eigenvalues
+        self._eigvecs_reduced_ = model.eigvecs
+        self.eigenvectors_ = model.eigenvectors
+        self.modes_ = model.modes
+        self.dt_ = model.dt
+        if model.dt is not None:
+            self.continuous_eigenvalues_ = model.continuous_eigenvalues
+
+    @property
+    def model_(self) -> KoopmanModel:
+        """The fitted :class:`KoopmanModel`: basis, reduced matrix, state map, spectrum,
+        and the Gram matrices / QR factor the fit came from."""
+        check_is_fitted(self, "reduced_matrix_")
+        d = self.__dict__
+        rank = getattr(self, "rank", None)
+        return KoopmanModel(
+            d.get("dictionary_"), self.basis_, self.reduced_matrix_, self.state_map_,
+            self.eigenvalues_, self._eigvecs_reduced_, self.modes_, self.eigenvectors_,
+            d.get("dt_"),
+            gram=d.get("gram_"), factor=d.get("factor_"), rcond=getattr(self, "rcond", None),
+            rank=rank if isinstance(rank, int) else None, fitted_pencil=d.get("_pencil_"),
+            name=type(self).__name__)
+
+    @property
+    def dictionary_size_param(self) -> str | None:
+        """The parameter that sets the dictionary size, for ``set_params`` (e.g.
+        ``"dictionary__n_centers"``); None when there is none.
+        :func:`koop.validation.convergence_study` varies it."""
+        d = getattr(self, "dictionary", None)
+        size = getattr(d, "size_param", None)
+        return None if size is None else f"dictionary__{size}"
 
     def _set_feature_names(self, data) -> None:
         """``feature_names_in_`` from labelled input (an xarray feature coordinate), as
@@ -125,27 +186,19 @@ class KoopmanEstimator(BaseEstimator):
 
     @property
     def koopman_matrix_(self) -> np.ndarray:
-        r"""The Koopman matrix :math:`K = G^+A` on dictionary coefficients (M x M).
+        r"""The Koopman matrix on dictionary coefficients (M x M), :math:`QK_rQ^+`.
 
-        A function :math:`g = \Psi c` is mapped to :math:`Kg \approx \Psi (K c)`.
+        A function :math:`g = \Psi c` is mapped to :math:`Kg \approx \Psi (K c)`; with an
+        invertible :math:`G` and nothing truncated this is :math:`G^{-1}A`. See
+        :meth:`KoopmanModel.koopman_matrix`.
         """
-        check_is_fitted(self, "reduced_matrix_")
-        Q = self.basis_
-        # K = Q K_r Q^+ on the retained span; Q^+ = Q^* G for the G-orthonormal basis
-        return Q @ self.reduced_matrix_ @ np.linalg.pinv(Q)
+        return self.model_.koopman_matrix()
 
-    def _lift(self, X: Any, name: str = "X") -> np.ndarray:
+    def _psi(self, X: Any, name: str = "X") -> np.ndarray:
         check_is_fitted(self, "reduced_matrix_")
         X = check_array(X, name=name, n_features=self.n_features_in_,
                         min_samples=self.n_lags_ + 1)
-        return self.dictionary_.transform(X) @ self.basis_
-
-    def _real_if_real(self, Z: np.ndarray) -> np.ndarray:
-        if np.iscomplexobj(Z) and not (
-            np.iscomplexobj(self.reduced_matrix_) or np.iscomplexobj(self.state_map_)
-        ):
-            return Z.real
-        return Z
+        return self.dictionary_.transform(X)
 
     # -- public API -------------------------------------------------------------------
     def eigenfunctions(self, X: Any) -> np.ndarray:
@@ -161,24 +214,33 @@ class KoopmanEstimator(BaseEstimator):
             Column ``j`` belongs to ``eigenvalues_[j]``; with the default weights the
             eigenfunctions have unit empirical :math:`L^2` norm on the training data.
         """
-        return self._lift(X) @ self._eigvecs_reduced_
+        return self.model_.eigenfunctions(self._psi(X))
 
-    def predict(self, X: Any) -> np.ndarray:
+    def _refuse_inputs(self, u: Any) -> None:
+        if u is not None:
+            raise ValueError(
+                f"u was given, but this {type(self).__name__} was fitted without inputs; "
+                "fit koop.estimators.DMDc or EDMDc on data with inputs (fit(X, u=U))."
+            )
+
+    def predict(self, X: Any, u: Any = None) -> np.ndarray:
         r"""One-step-ahead state for each row: :math:`\hat x_{n+1} = h(x_n) K_r C_r`.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features_in_)
             For a lagged dictionary, consecutive samples of one trajectory.
+        u : None
+            Models without inputs refuse inputs (see :class:`~koop.estimators.EDMDc`).
 
         Returns
         -------
         ndarray of shape (n_samples - n_lags_, n_features_in_)
         """
-        Z = self._lift(X)
-        return self._real_if_real(Z @ self.reduced_matrix_ @ self.state_map_)
+        self._refuse_inputs(u)
+        return self.model_.predict(self._psi(X))
 
-    def simulate(self, x0: Any, n_steps: int) -> np.ndarray:
+    def simulate(self, x0: Any, n_steps: int, u: Any = None) -> np.ndarray:
         r"""Iterate the linear Koopman model from ``x0``.
 
         :math:`h_0 = \psi(x_0) Q`, :math:`h_{k} = h_{k-1} K_r`, :math:`x_k = h_k C_r`.
@@ -190,6 +252,8 @@ class KoopmanEstimator(BaseEstimator):
             (oldest first).
         n_steps : int
             Number of steps.
+        u : None
+            Models without inputs refuse inputs (see :class:`~koop.estimators.EDMDc`).
 
         Returns
         -------
@@ -197,6 +261,7 @@ class KoopmanEstimator(BaseEstimator):
             The states after ``x0``.
         """
         check_is_fitted(self, "reduced_matrix_")
+        self._refuse_inputs(u)
         if isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer):
             raise TypeError(f"n_steps must be a non-negative integer, got {n_steps!r}.")
         if n_steps < 0:
@@ -214,20 +279,55 @@ class KoopmanEstimator(BaseEstimator):
                 f"(n_lags_={lags}); got {x0.shape[0]}."
             )
         x0 = np.asarray(x0)[-(lags + 1):] if x0.ndim == 2 else x0
-        h = self._lift(x0, name="x0")[-1]
+        model = self.model_
+        return model.simulate(model.lift(self._psi(x0, name="x0"))[-1], int(n_steps))
+
+    def simulate_batch(self, X0: Any, n_steps: int) -> np.ndarray:
+        r"""Runs of ``n_steps`` states from many initial states at once.
+
+        The same iteration as :meth:`simulate`, on all starts together (one matrix
+        product per step); an estimator that overrides :meth:`simulate` is run start by
+        start through it.
+
+        Parameters
+        ----------
+        X0 : array-like (n_starts, n_features_in_), or (n_starts, n_lags_ + 1, n_features_in_)
+            Initial states; windows (oldest first) for a lagged dictionary.
+        n_steps : int
+
+        Returns
+        -------
+        ndarray (n_starts, n_steps, n_features_in_)
+            ``out[i, k]`` is the state ``k + 1`` steps after start ``i``.
+        """
+        check_is_fitted(self, "reduced_matrix_")
+        X0 = np.asarray(X0, dtype=float)
+        if type(self).simulate is not KoopmanEstimator.simulate:
+            return np.stack([np.asarray(self.simulate(x0, n_steps)) for x0 in X0])
+        if isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer) or n_steps < 0:
+            raise ValueError(f"n_steps must be a non-negative integer, got {n_steps!r}.")
+        lags = self.n_lags_
+        if lags:
+            if X0.ndim != 3 or X0.shape[1] < lags + 1:
+                raise ValueError(f"X0 must hold windows of {lags + 1} samples "
+                                 "(n_starts, n_lags_ + 1, n_features) for this dictionary.")
+            H = np.stack([self.model_.lift(self._psi(w[-(lags + 1):], name="X0"))[-1]
+                          for w in X0])
+        else:
+            H = self.model_.lift(self._psi(X0.reshape(X0.shape[0], -1), name="X0"))
         K, Cr = self.reduced_matrix_, self.state_map_
-        out = np.empty((n_steps, Cr.shape[1]), dtype=np.result_type(h, K, Cr))
-        for k in range(n_steps):
-            h = h @ K
-            out[k] = h @ Cr
-        return self._real_if_real(out)
+        out = np.empty((H.shape[0], int(n_steps), Cr.shape[1]), dtype=np.result_type(H, K, Cr))
+        for k in range(int(n_steps)):
+            H = H @ K
+            out[:, k] = H @ Cr
+        return self.model_.real_if_real(out)
 
     def to_xarray(self):
         """The fitted spectrum as a labelled :class:`xarray.Dataset` (dims ``mode``,
         ``feature``); see :func:`koop.io.to_xarray`."""
-        from koop.io import to_xarray
+        from koop._labelled_model import spectrum_dataset
 
-        return to_xarray(self)
+        return spectrum_dataset(self)
 
     def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
         """R^2 of one-step predictions (on consecutive samples, or on pairs ``(X, y)``).

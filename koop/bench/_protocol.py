@@ -9,14 +9,14 @@ train trajectory) and for the final score (on the test trajectory) alike:
   periods, horizon 5000);
 * :func:`forecast` z-scores the history with its own mean and standard deviation,
   optionally embeds it in delay vectors, fits the estimator, and forecasts from the end
-  of the history, either by iterating the fitted linear model (``"simulate"``) or from
-  its eigenpairs (``"modes"``: :func:`mode_forecast`, with growing modes held on the
-  unit circle and, with ``residual_tol``, only the eigenpairs whose ResDMD residual on
-  the history is at most that);
-* :func:`score` returns sMAPE (0-200, dysts 2021), the valid prediction times and RMSE.
-
-When koop's library-wide forecasting protocol lands in :mod:`koop.metrics`, these are
-the functions to repoint.
+  of the history with koop's one forecasting protocol, :func:`koop.metrics.forecast`
+  (start at the last sample, or its window for a lagged model), either by iterating the
+  fitted linear model (``"simulate"``) or from its eigenpairs (``"modes"``:
+  :func:`mode_forecast`, with growing modes held on the unit circle and, with
+  ``residual_tol``, only the eigenpairs whose ResDMD residual on the history is at most
+  that);
+* :func:`score` returns sMAPE (0-200, dysts 2021), the valid prediction times and RMSE,
+  all from :mod:`koop.metrics`.
 """
 
 from __future__ import annotations
@@ -28,10 +28,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from koop.dictionaries import TimeDelay
+from koop.metrics import forecast as run_forecast
 from koop.metrics import rmse, smape, valid_prediction_time
 
-__all__ = ["holdout", "forecast", "mode_forecast", "score", "cumulative_smape_vpt",
-           "Forecast", "SMAPE_SCALE", "VPT_THRESHOLD", "VPT_SMAPE_THRESHOLD"]
+__all__ = ["holdout", "forecast", "mode_forecast", "score", "Forecast", "SMAPE_SCALE",
+           "VPT_THRESHOLD", "VPT_SMAPE_THRESHOLD"]
 
 #: sMAPE factor: 200, the dysts 2021 convention of the published baselines (range 0-200).
 SMAPE_SCALE = 200.0
@@ -120,6 +121,18 @@ def mode_forecast(model, window: np.ndarray, n_steps: int, *, keep=None,
     return ((powers * phi) @ xi.T).real
 
 
+class _ModeRunner:
+    """A fitted model run by :func:`mode_forecast` (for :func:`koop.metrics.forecast`)."""
+
+    def __init__(self, model, keep):
+        self.model, self.keep = model, keep
+        self.n_lags_ = int(getattr(model, "n_lags_", 0) or 0)
+
+    def simulate(self, x0, n_steps: int) -> np.ndarray:
+        window = np.asarray(x0, dtype=float).reshape(self.n_lags_ + 1, -1)
+        return mode_forecast(self.model, window, n_steps, keep=self.keep)
+
+
 def _embedding(params: dict):
     delays = params.get("delays")
     if delays is None:
@@ -188,34 +201,11 @@ def forecast(method, history: np.ndarray, horizon: int, params: dict | None = No
             if not keep.any():
                 raise ValueError(f"no eigenpair has a residual <= {tol} on the history")
         t1 = time.perf_counter()
-        lags = int(getattr(model, "n_lags_", 0) or 0)
-        window = X[-(lags + 1):]
-        if rule == "simulate":
-            pred = np.asarray(model.simulate(window if lags else X[-1], horizon))
-        else:
-            pred = mode_forecast(model, window, horizon, keep=keep)
+        runner = model if rule == "simulate" else _ModeRunner(model, keep)
+        pred = run_forecast(runner, X, horizon, starts=[X.shape[0] - 1])[0]
         t2 = time.perf_counter()
-    pred = np.real(pred)[:, : history.shape[1]]
+    pred = pred[:, : history.shape[1]]
     return Forecast(pred * std + mean, model, to_model_space, t1 - t0, t2 - t1)
-
-
-def cumulative_smape_vpt(true: np.ndarray, pred: np.ndarray) -> int:
-    """Steps before the sMAPE of the first k steps (0-200) first exceeds 30.
-
-    The definition of the Gilpin lab's ``vpt_smape`` (williamgilpin/dysts_data,
-    ``benchmark_results/scripts/utils.py``): a running mean, so one bad step early on
-    ends the valid time, a late one does not. Every step counts when none exceeds it.
-
-    Examples
-    --------
-    >>> t = np.ones((4, 1))
-    >>> cumulative_smape_vpt(t, np.array([[1.0], [1.0], [3.0], [3.0]]))  # 0, 0, 33, 50
-    2
-    """
-    for k in range(1, true.shape[0] + 1):
-        if not smape(true[:k], pred[:k], scale=SMAPE_SCALE) <= VPT_SMAPE_THRESHOLD:
-            return k - 1
-    return true.shape[0]
 
 
 def score(target: np.ndarray, prediction: np.ndarray, *, history: np.ndarray, dt: float,
@@ -224,7 +214,8 @@ def score(target: np.ndarray, prediction: np.ndarray, *, history: np.ndarray, dt
 
     A forecast with inf/NaN entries (a diverged model) scores the worst sMAPE term
     (200) there. ``vpt`` is the NRMSE criterion (per-feature std of the history, 0.4);
-    ``vpt_smape`` the cumulative-sMAPE one (:func:`cumulative_smape_vpt`); both are
+    ``vpt_smape`` the cumulative-sMAPE one (``error="cumulative_smape"`` of
+    :func:`koop.metrics.valid_prediction_time`); both are
     absent without a positive Lyapunov exponent.
 
     Examples
@@ -245,5 +236,8 @@ def score(target: np.ndarray, prediction: np.ndarray, *, history: np.ndarray, dt
         out["vpt"] = valid_prediction_time(target, pred, dt=dt,
                                            lyapunov_exponent=lyapunov_exponent,
                                            threshold=VPT_THRESHOLD, scale=scale)
-        out["vpt_smape"] = cumulative_smape_vpt(target, pred) * dt * lyapunov_exponent
+        out["vpt_smape"] = valid_prediction_time(target, pred, dt=dt,
+                                                 lyapunov_exponent=lyapunov_exponent,
+                                                 threshold=VPT_SMAPE_THRESHOLD,
+                                                 error="cumulative_smape")
     return out

@@ -6,10 +6,11 @@
 
 from koop.dictionaries._base import Dictionary
 from koop.dictionaries._combine import Concat, Custom, Identity
-from koop.dictionaries._delay import TimeDelay
+from koop.dictionaries._delay import TimeDelay, delay_windows
 from koop.dictionaries._fourier import RandomFourier
+from koop.dictionaries._inputs import InputPassThrough
 from koop.dictionaries._polynomial import Polynomial
-from koop.dictionaries._rbf import RBF
+from koop.dictionaries._rbf import RBF, data_scale
 
 __all__ = [
     "Dictionary",
@@ -20,4 +21,8 @@ __all__ = [
     "TimeDelay",
     "Custom",
     "Concat",
+    "InputPassThrough",
+
+    "data_scale",
+    "delay_windows",
 ]

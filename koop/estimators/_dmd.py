@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from koop._params import RANK
 from koop.base import KoopmanEstimator
 from koop.dictionaries import Identity
-from koop.estimators._solvers import _check_rank_param, dmd_solve
+from koop.estimators._solvers import dmd_solve
 from koop.gram import build_gram
 
 __all__ = ["DMD"]
@@ -40,7 +41,8 @@ class DMD(KoopmanEstimator):
     rank_ : int
         The rank used.
     koopman_matrix_ : ndarray (d, d)
-        :math:`K` with :math:`x_{n+1}^\top \approx x_n^\top K` (i.e. :math:`A^\top`).
+        :math:`K` with :math:`x_{n+1}^\top \approx x_n^\top K` (i.e. :math:`A^\top`
+        projected on the POD modes).
     gram_ : GramMatrices
         :math:`G, A, L` of the identity dictionary (for residuals).
 
@@ -52,6 +54,8 @@ class DMD(KoopmanEstimator):
     >>> np.round(DMD().fit(X).eigenvalues_.real, 10).tolist()
     [0.9, 0.5]
     """
+
+    _parameter_constraints: ClassVar[dict] = {"rank": RANK}
 
     def __init__(self, rank: int | float | str | None = None) -> None:
         self.rank = rank
@@ -70,13 +74,10 @@ class DMD(KoopmanEstimator):
         -------
         self
         """
-        _check_rank_param(self.rank)
-        data = self._validate_training_data(X, y, dt)
+        data = self._start_fit(X, y, dt)
         Xp, Yp = data.pairs()
         Xp = np.asarray(Xp, dtype=np.float64)
         Yp = np.asarray(Yp, dtype=np.float64)
-        self.n_features_in_ = data.n_features
-        self._set_feature_names(data)
         self.dictionary_ = Identity().fit(Xp[:1])
         model, YVS, s = dmd_solve(Xp, Yp, rank=self.rank)
         self.singular_values_ = s
@@ -93,9 +94,3 @@ class DMD(KoopmanEstimator):
         self.modes_ = exact.astype(np.complex128)
         self.gram_ = build_gram(self.dictionary_, data)
         return self
-
-    @property
-    def koopman_matrix_(self) -> np.ndarray:  # type: ignore[override]
-        """:math:`A^\\top`, the projected DMD operator acting on row vectors."""
-        U = self.basis_
-        return U @ self.reduced_matrix_ @ U.conj().T

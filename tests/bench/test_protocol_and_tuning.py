@@ -6,7 +6,6 @@ import pytest
 from koop.bench import (
     ForecastMethod,
     TuningError,
-    cumulative_smape_vpt,
     forecast,
     holdout,
     mode_forecast,
@@ -16,6 +15,7 @@ from koop.bench import (
 from koop.bench._dysts_data import DystsData
 from koop.bench._dysts_suite import _best_of, _evaluate, _protocol
 from koop.estimators import HankelDMD
+from koop.metrics import valid_prediction_time
 
 
 def _damped(n, growth=0.995):
@@ -54,6 +54,7 @@ def test_residual_gate_keeps_exact_modes_and_refuses_an_empty_set():
 
 
 def test_cumulative_smape_vpt_matches_a_plain_reference():
+    # the benchmark's vpt_smape is koop.metrics' "cumulative_smape" criterion
     rng = np.random.default_rng(1)
     true = 1.0 + rng.random((80, 2))
     pred = true * (1.0 + np.linspace(0.0, 3.0, 80))[:, None]
@@ -61,9 +62,20 @@ def test_cumulative_smape_vpt_matches_a_plain_reference():
     running = np.cumsum(terms.mean(axis=1)) / np.arange(1, 81)
     k = int(np.argmax(running > 30))
     assert 10 < k < 70  # the running mean crosses inside the window
-    assert cumulative_smape_vpt(true, pred) == k
-    assert cumulative_smape_vpt(true, true) == 80
-    assert cumulative_smape_vpt(true, np.full_like(true, np.inf)) == 0
+
+    def vpt(p):
+        return valid_prediction_time(true, p, dt=0.1, lyapunov_exponent=2.0,
+                                     error="cumulative_smape")
+
+    assert vpt(pred) == k * 0.1 * 2.0
+    assert vpt(true) == 80 * 0.1 * 2.0
+    assert vpt(np.full_like(true, np.inf)) == 0.0
+    # unlike the pointwise criterion, one bad step late in a good run is averaged away
+    late = true.copy()
+    late[60] = -true[60]  # sMAPE 200 at one step: the running mean there is 200/61
+    assert vpt(late) == 80 * 0.1 * 2.0
+    assert valid_prediction_time(true, late, dt=0.1, lyapunov_exponent=2.0,
+                                 error="smape") == 60 * 0.1 * 2.0
 
 
 def test_tuning_finds_the_exact_window_and_respects_the_budget():
