@@ -2,7 +2,7 @@ r"""Analog EDMD: EDMD on a Markov (analog) kernel dictionary, simulated with re-
 
 from __future__ import annotations
 
-from numbers import Integral, Real
+from numbers import Integral
 from typing import Any, ClassVar
 
 import numpy as np
