@@ -182,7 +182,8 @@ def plot_summary(ds, path=None):
         v = ds["smape"].sel(model=m).values
         data.append(v[np.isfinite(v)])
     ax1.boxplot([d if d.size else [np.nan] for d in data], showfliers=True)
-    ax1.set_xticks(range(1, len(methods) + 1), methods)
+    ax1.set_xticks(range(1, len(methods) + 1), methods, rotation=30, ha="right",
+                   fontsize=8)
     for name in ("NBEATS", "FFT", "NaiveMean"):
         ax1.axhline(PUBLISHED_MEDIAN_SMAPE[name], ls="--", lw=0.8, color="grey")
         ax1.text(0.55, PUBLISHED_MEDIAN_SMAPE[name] + 2, f"{name} (Gilpin 2021)", fontsize=7,
@@ -197,9 +198,10 @@ def plot_summary(ds, path=None):
         ax2.scatter(lyap[ok], v[ok], s=12, alpha=0.7, label=m)
     ax2.set_xscale("log")
     ax2.set_xlabel(r"largest Lyapunov exponent $\lambda_{max}$")
-    ax2.set_ylabel("valid prediction time (Lyapunov times)"
-                   + (", running sMAPE < 30" if skill == "vpt_smape" else ", NRMSE < 0.4"))
-    ax2.set_title("forecast skill against chaos", fontsize=9)
+    ax2.set_ylabel("valid prediction time (Lyapunov times)")
+    ax2.set_title("forecast skill against chaos ("
+                  + ("running sMAPE < 30" if skill == "vpt_smape" else "NRMSE < 0.4")
+                  + f"; {ds.attrs.get('horizon', 'standard')} horizon)", fontsize=9)
     ax2.legend(fontsize=8)
     fig.tight_layout()
     if path is not None:
