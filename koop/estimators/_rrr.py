@@ -155,10 +155,7 @@ class RRR(KoopmanEstimator):
         -------
         self
         """
-        self._validate_params()
-        data = self._validate_training_data(X, y, dt, lazy=self.backend == "dask")
-        self.n_features_in_ = data.n_features
-        self._set_feature_names(data)
+        data = self._start_fit(X, y, dt, lazy=self.backend == "dask")
         self.dictionary_ = fit_dictionary(self.dictionary, data)
         M = self.dictionary_.n_output_features_
         if self.rank is not None and self.rank > M:
