@@ -338,6 +338,7 @@ def as_trajectories(
     min_pairs: int = 1,
     name: str = "X",
     lazy: bool = False,
+    allow_complex: bool = False,
 ) -> Trajectories:
     """Validate time-series input and return it as :class:`Trajectories`.
 
@@ -357,6 +358,8 @@ def as_trajectories(
         Name used in error messages.
     lazy : bool
         Keep dask arrays lazy (for the dask backend).
+    allow_complex : bool
+        Accept complex snapshots (complex128 kept end to end).
 
     Returns
     -------
@@ -412,7 +415,8 @@ def as_trajectories(
         arrays = [X]
 
     blocks = [
-        check_array(a, name=f"{name}[{i}]" if len(arrays) > 1 else name, lazy=lazy)
+        check_array(a, name=f"{name}[{i}]" if len(arrays) > 1 else name, lazy=lazy,
+                    allow_complex=allow_complex)
         for i, a in enumerate(arrays)
     ]
     n_features = blocks[0].shape[1]
@@ -434,7 +438,7 @@ def as_trajectories(
             )
         successors = []
         for i, (xb, yb) in enumerate(zip(blocks, y_arrays, strict=True)):
-            yb = check_array(yb, name="y", lazy=lazy)
+            yb = check_array(yb, name="y", lazy=lazy, allow_complex=allow_complex)
             if yb.shape != xb.shape:
                 raise ValueError(
                     f"X and y must have the same shape (row m of y is the successor of row "

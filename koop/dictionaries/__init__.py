@@ -8,6 +8,7 @@ from koop.dictionaries._base import Dictionary
 from koop.dictionaries._combine import Concat, Custom, Identity
 from koop.dictionaries._delay import TimeDelay
 from koop.dictionaries._fourier import RandomFourier
+from koop.dictionaries._pod import POD
 from koop.dictionaries._polynomial import Polynomial
 from koop.dictionaries._rbf import RBF
 
@@ -20,4 +21,5 @@ __all__ = [
     "TimeDelay",
     "Custom",
     "Concat",
+    "POD",
 ]

@@ -1,48 +1,104 @@
-"""Exact dynamic mode decomposition."""
+"""Dynamic mode decomposition on snapshots of any width, by a streamed tall-skinny QR."""
 
 from __future__ import annotations
 
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
 
 from koop.base import KoopmanEstimator
-from koop.dictionaries import Identity
-from koop.estimators._solvers import _check_rank_param, dmd_solve
-from koop.gram import build_gram
+from koop.data import as_trajectories, is_dask_array
+from koop.estimators._snapshots import METHODS, snapshot_dmd
+from koop.gram import GramMatrices
 
 __all__ = ["DMD"]
 
+# a d x d koopman_matrix_ beyond this many features is refused (it would hold d^2 values)
+_MAX_DENSE_FEATURES = 10_000
+
+
+def snapshot_rows(data) -> tuple[list, np.ndarray, np.ndarray]:
+    """The snapshot matrix of validated data as row blocks, and the rows of X and Y."""
+    parts, ix, iy = [], [], []
+    offset = 0
+    if data.is_pairs:
+        parts = list(data.trajectories) + list(data.successors)
+        n_x = sum(int(t.shape[0]) for t in data.trajectories)
+        ix = np.arange(n_x)
+        iy = np.arange(n_x, 2 * n_x)
+        return parts, ix, iy
+    for t in data.trajectories:
+        n = int(t.shape[0])
+        if n >= 2:
+            parts.append(t)
+            ix.append(offset + np.arange(n - 1))
+            iy.append(offset + np.arange(1, n))
+            offset += n
+    return parts, np.concatenate(ix), np.concatenate(iy)
+
 
 class DMD(KoopmanEstimator):
-    r"""Exact DMD (Schmid 2010; Tu et al. 2014) with optional rank truncation.
+    r"""Dynamic mode decomposition: exact, forward-backward or total least squares.
 
-    With samples in rows, :math:`X^\top = U\Sigma V^*` truncated to rank :math:`r` and
-    :math:`\tilde A = U^* Y^\top V\Sigma^{-1}` (the best-fit linear map :math:`y \approx
-    Ax` projected on the POD modes :math:`U`). Eigenpairs :math:`\tilde A w = \lambda w`
-    give the *exact* DMD modes :math:`\xi = Y^\top V\Sigma^{-1} w / \lambda`
-    (``modes_``). Predictions and simulations use the projected model
-    :math:`x_{n+1} = U\tilde A U^* x_n`.
+    Snapshots :math:`x_m \mapsto y_m` (rows; one trajectory gives consecutive pairs) and
+    :math:`X^\top = U\Sigma V^*` truncated to rank :math:`r`. Exact DMD (Schmid 2010; Tu
+    et al. 2014) is :math:`\tilde A = U^* Y^\top V\Sigma^{-1}`, the best-fit linear map
+    :math:`y\approx Ax` projected on the POD modes :math:`U`; eigenpairs
+    :math:`\tilde Aw = \lambda w` give the exact DMD modes
+    :math:`\xi = Y^\top V\Sigma^{-1}w/\lambda` (``modes_``). ``method="fb"``
+    (forward-backward, Dawson et al. 2016) and ``method="tls"`` (total least squares,
+    Hemati et al. 2017) remove the bias that noise in the snapshots puts on exact DMD
+    (eigenvalues pulled toward the origin, i.e. spurious damping); their formulas are in
+    :mod:`koop.estimators._snapshots`.
+
+    No :math:`d\times d` matrix is formed, whatever the number of features :math:`d`: the
+    snapshot matrix is factored by a tall-skinny QR streamed over blocks of features
+    (exact: the condition number is not squared), every DMD variant is solved on the
+    small triangular factor, and the :math:`d`-long vectors (POD basis, modes) come from
+    one more pass over the data for the kept rank only. Memory is the data (or nothing,
+    for a dask/zarr array on disk) plus one block (``block_bytes``) plus
+    :math:`O(n^2 + rd)`. With few features the same code runs in one block.
+
+    The model acts on POD coordinates: ``dictionary_`` is a fitted
+    :class:`~koop.dictionaries.POD` (:math:`\psi(x) = U^*x`), ``reduced_matrix_`` is
+    :math:`\tilde A^\top` (rows evolve, :math:`z_{n+1} = z_n\tilde A^\top`) and
+    ``state_map_`` is :math:`U^\top`. ``gram_`` holds :math:`G, A, L` of the POD
+    coordinates (:math:`r\times r`), so :func:`koop.validation.residuals` works on a
+    field without a :math:`d\times d` matrix.
 
     Parameters
     ----------
     rank : int, float, "optimal" or None
-        Truncation: an integer rank; a float in (0, 1), the smallest rank capturing that
-        fraction of :math:`\sum\sigma_i^2`; ``"optimal"``, Gavish & Donoho's optimal hard
-        threshold :math:`\omega(\beta)\sigma_{\mathrm{med}}`; None, the numerical rank.
+        Truncation: an integer rank (at most the number of snapshot pairs); a float in
+        (0, 1), the smallest rank capturing that fraction of :math:`\sum\sigma_i^2`;
+        ``"optimal"``, Gavish & Donoho's optimal hard threshold
+        :math:`\omega(\beta)\sigma_{\mathrm{med}}`; None, the numerical rank.
+    method : {"exact", "fb", "tls"}, default="exact"
+        Exact DMD, forward-backward DMD or total-least-squares DMD. ``fb`` and ``tls``
+        give projected modes :math:`Uw` (``fb``) or exact modes of the denoised pairs
+        (``tls``).
+    block_bytes : int, optional
+        Memory budget of one block of features (default 64 MiB).
 
     Attributes
     ----------
     eigenvalues_, modes_, eigenvectors_, continuous_eigenvalues_
-        See :class:`~koop.base.KoopmanEstimator`; ``modes_`` are the exact DMD modes.
+        See :class:`~koop.base.KoopmanEstimator`.
+    amplitudes_ : ndarray of complex (rank_,)
+        :math:`b` with :math:`x_0 \approx \sum_j b_j\xi_j` (least squares, first snapshot).
     singular_values_ : ndarray
         All singular values of :math:`X`.
     rank_ : int
         The rank used.
-    koopman_matrix_ : ndarray (d, d)
-        :math:`K` with :math:`x_{n+1}^\top \approx x_n^\top K` (i.e. :math:`A^\top`).
+    mode_coefficients_ : ndarray of complex (n_snapshots, rank_)
+        ``modes_`` :math:`= S^\top C` for the training snapshot matrix :math:`S` (rows as
+        passed to ``fit``); :meth:`write_modes` recomputes the modes from it on disk.
     gram_ : GramMatrices
-        :math:`G, A, L` of the identity dictionary (for residuals).
+        :math:`G, A, L` (:math:`r\times r`) and :math:`C` (:math:`r\times d`) of the POD
+        coordinates, weights :math:`1/N`.
 
     Examples
     --------
@@ -51,17 +107,38 @@ class DMD(KoopmanEstimator):
     >>> X = systems.linear(np.array([[0.9, 0.2], [0.0, 0.5]]), 50, x0=[1.0, 1.0])
     >>> np.round(DMD().fit(X).eigenvalues_.real, 10).tolist()
     [0.9, 0.5]
+
+    A field with many more values than snapshots (no d x d matrix is formed):
+
+    >>> t = np.arange(200) * 0.1
+    >>> grid = np.linspace(0, 1, 50_000)
+    >>> F = np.outer(np.cos(2 * t), np.sin(3 * grid)) + np.outer(np.sin(2 * t), grid)
+    >>> model = DMD(rank=2).fit(F, dt=0.1)
+    >>> np.round(model.frequencies_ * 2 * np.pi, 6).tolist()
+    [2.0, -2.0]
     """
 
-    def __init__(self, rank: int | float | str | None = None) -> None:
+    _parameter_constraints: dict = {
+        "rank": [None, Interval(Integral, 1, None, closed="left"),
+                 Interval(Real, 0, 1, closed="neither"), StrOptions({"optimal"})],
+        "method": [StrOptions(set(METHODS))],
+        "block_bytes": [None, Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(self, rank: int | float | str | None = None, method: str = "exact",
+                 block_bytes: int | None = None) -> None:
         self.rank = rank
+        self.method = method
+        self.block_bytes = block_bytes
 
     def fit(self, X: Any, y: Any = None, *, dt: float | None = None) -> DMD:
-        """Fit exact DMD on trajectories or snapshot pairs.
+        """Fit DMD on trajectories or snapshot pairs.
 
         Parameters
         ----------
-        X : array-like, list of arrays or xarray
+        X : array-like, list of arrays, xarray, or dask/zarr-backed array
+            Snapshots in rows, real or complex. A dask array (e.g.
+            ``dask.array.from_zarr``) is streamed block by block, never loaded whole.
         y : array-like, optional
             Successors of X row by row.
         dt : float, optional
@@ -70,32 +147,146 @@ class DMD(KoopmanEstimator):
         -------
         self
         """
-        _check_rank_param(self.rank)
-        data = self._validate_training_data(X, y, dt)
-        Xp, Yp = data.pairs()
-        Xp = np.asarray(Xp, dtype=np.float64)
-        Yp = np.asarray(Yp, dtype=np.float64)
-        self.n_features_in_ = data.n_features
+        from koop._spectral.tsqr import BLOCK_BYTES, SnapshotSource, r_factor, right_products
+        from koop.dictionaries._pod import POD
+
+        self._validate_params()
+        data = as_trajectories(X, y, dt=dt, name="X", min_pairs=2, lazy=True,
+                               allow_complex=True)
+        parts, ix, iy = snapshot_rows(data)
+        if np.dtype(data.dtype).kind == "c":
+            parts = [p.astype(np.complex128) for p in parts]
+        n_pairs, d = len(ix), data.n_features
+        if isinstance(self.rank, Integral) and self.rank > min(n_pairs, d):
+            raise ValueError(
+                f"rank={self.rank} exceeds min(n_pairs, n_features) = "
+                f"{min(n_pairs, d)} ({n_pairs} snapshot pairs, {d} features); DMD "
+                "cannot resolve more modes than that. Lower the rank or pass more "
+                "snapshots."
+            )
+        source = SnapshotSource(parts, self.block_bytes or BLOCK_BYTES)
+        R = r_factor(source)
+        sol = snapshot_dmd(R, ix, iy, rank=self.rank, method=self.method, n_features=d)
+        r = sol.rank
+        # one more pass: the POD basis U, the modes, and C = Psi_X^* X / N
+        c_coefs = np.zeros((source.n_rows, r), dtype=sol.x_coords.dtype)
+        c_coefs[ix] = sol.x_coords.conj() / n_pairs
+        coefs = np.hstack([sol.pod_coefs, c_coefs, sol.mode_coefs])
+        if np.dtype(source.dtype).kind != "c" and np.abs(coefs[:, : 2 * r].imag).max(
+                initial=0.0) == 0:
+            real = right_products(source, coefs[:, : 2 * r].real)
+            modes = right_products(source, sol.mode_coefs)
+        else:
+            both = right_products(source, coefs)
+            real, modes = both[:, : 2 * r], both[:, 2 * r:]
+        U = np.ascontiguousarray(real[:, :r])
+        C = np.ascontiguousarray(real[:, r:].T)
+        self.n_features_in_ = d
         self._set_feature_names(data)
-        self.dictionary_ = Identity().fit(Xp[:1])
-        model, YVS, s = dmd_solve(Xp, Yp, rank=self.rank)
-        self.singular_values_ = s
-        self.rank_ = model.basis.shape[1]
-        self._set_reduced_model(model.basis, model.reduced, model.state_map, data.dt)
-        # exact DMD modes from the eigenvectors w of Atilde (= left eigvecs of reduced)
-        lam = self.eigenvalues_
-        W = np.linalg.inv(self._eigvecs_reduced_).T
-        safe = np.where(np.abs(lam) > 0, lam, 1.0)
-        exact = (YVS @ W) / safe
-        zero = np.abs(lam) == 0
-        if zero.any():  # exact modes undefined for lambda = 0: use projected ones
-            exact[:, zero] = (model.basis @ W)[:, zero]
-        self.modes_ = exact.astype(np.complex128)
-        self.gram_ = build_gram(self.dictionary_, data)
+        self.dictionary_ = POD.from_basis(U, sol.singular_values)
+        self.singular_values_ = sol.singular_values
+        self.rank_ = r
+        self._set_reduced_model(np.eye(r, dtype=U.dtype), sol.atilde.T, U.T.copy(), data.dt)
+        self.modes_ = np.asarray(modes, dtype=np.complex128)
+        self.mode_coefficients_ = sol.mode_coefs
+        x0 = parts[0][0]
+        x0 = np.asarray(x0.compute() if is_dask_array(x0) else x0)
+        self.amplitudes_ = np.linalg.lstsq(self.modes_, x0.astype(np.complex128),
+                                           rcond=None)[0]
+        w = 1.0 / n_pairs
+        Px, Py = sol.x_coords, sol.y_coords
+        self.gram_ = GramMatrices(
+            G=w * Px.conj().T @ Px, A=w * Px.conj().T @ Py, L=w * Py.conj().T @ Py, C=C,
+            n_samples=n_pairs, weights_sum=1.0, backend="tsqr",
+        )
         return self
+
+    def write_modes(self, X: Any, out: Any, y: Any = None) -> Any:
+        """Recompute ``modes_`` from the training data into ``out``, block by block.
+
+        For a field whose modes do not fit in memory: ``out`` is a zarr array (or a
+        memmap) of shape ``(n_features_in_, rank_)``, complex; ``X`` (and ``y``) are the
+        data passed to ``fit``, e.g. the same ``dask.array.from_zarr`` array.
+
+        Returns
+        -------
+        ``out``
+        """
+        from koop._spectral.tsqr import BLOCK_BYTES, SnapshotSource, right_products
+
+        check_is_fitted(self, "mode_coefficients_")
+        data = as_trajectories(X, y, name="X", min_pairs=2, lazy=True, allow_complex=True)
+        parts, _, _ = snapshot_rows(data)
+        source = SnapshotSource(parts, self.block_bytes or BLOCK_BYTES)
+        if (source.n_rows, source.n_features) != (self.mode_coefficients_.shape[0],
+                                                  self.n_features_in_):
+            raise ValueError(
+                f"X has {source.n_rows} snapshots of {source.n_features} features; the "
+                f"model was fitted on {self.mode_coefficients_.shape[0]} of "
+                f"{self.n_features_in_}. Pass the data given to fit."
+            )
+        if tuple(out.shape) != (self.n_features_in_, self.rank_):
+            raise ValueError(f"out has shape {tuple(out.shape)}; expected "
+                             f"{(self.n_features_in_, self.rank_)}.")
+        return right_products(source, self.mode_coefficients_, out=out)
+
+    def _lift(self, X: Any, name: str = "X") -> np.ndarray:
+        from koop.data import check_array
+
+        check_is_fitted(self, "reduced_matrix_")
+        X = check_array(X, name=name, n_features=self.n_features_in_,
+                        allow_complex=np.iscomplexobj(self.state_map_))
+        return self.dictionary_.transform(X)
+
+    @property
+    def frequencies_(self) -> np.ndarray:
+        r"""Oscillation frequencies :math:`\operatorname{Im}(\log\lambda_j)/(2\pi\Delta t)`,
+        in cycles per unit of time (Hz when ``dt`` is in seconds); needs ``dt``."""
+        return self._continuous("frequencies_").imag / (2 * np.pi)
+
+    @property
+    def growth_rates_(self) -> np.ndarray:
+        r"""Growth rates :math:`\operatorname{Re}(\log\lambda_j)/\Delta t` per unit of time
+        (negative: decay); needs ``dt``."""
+        return self._continuous("growth_rates_").real
+
+    def _continuous(self, name: str) -> np.ndarray:
+        check_is_fitted(self, "reduced_matrix_")
+        if getattr(self, "dt_", None) is None:
+            raise AttributeError(f"{name} needs the sampling interval: fit with dt=... (or "
+                                 "an xarray time coordinate).")
+        return self.continuous_eigenvalues_
+
+    def reconstruct(self, n_steps: int) -> np.ndarray:
+        r"""The DMD reconstruction :math:`x_k = \sum_j b_j\lambda_j^k\xi_j`, :math:`k =
+        0, \dots, n_\text{steps}-1`, from ``amplitudes_`` (the first training snapshot).
+
+        Parameters
+        ----------
+        n_steps : int
+            Number of snapshots to rebuild.
+
+        Returns
+        -------
+        ndarray (n_steps, n_features_in_)
+        """
+        check_is_fitted(self, "amplitudes_")
+        if isinstance(n_steps, bool) or not isinstance(n_steps, Integral) or n_steps < 1:
+            raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}.")
+        powers = self.eigenvalues_[None, :] ** np.arange(n_steps)[:, None]
+        out = (powers * self.amplitudes_) @ self.modes_.T
+        return self._real_if_real(out)
 
     @property
     def koopman_matrix_(self) -> np.ndarray:  # type: ignore[override]
-        """:math:`A^\\top`, the projected DMD operator acting on row vectors."""
-        U = self.basis_
-        return U @ self.reduced_matrix_ @ U.conj().T
+        r""":math:`A^\top`, the projected DMD operator acting on row vectors
+        (:math:`d\times d`; refused beyond 10 000 features: use ``reduced_matrix_``)."""
+        check_is_fitted(self, "reduced_matrix_")
+        d = self.n_features_in_
+        if d > _MAX_DENSE_FEATURES:
+            raise ValueError(
+                f"koopman_matrix_ would be {d} x {d} ({d * d * 8 / 2**30:.1f} GiB); on a "
+                "field use reduced_matrix_ (the operator in POD coordinates) and modes_."
+            )
+        Ubar = self.dictionary_.components_.conj()
+        return Ubar @ self.reduced_matrix_ @ self.state_map_

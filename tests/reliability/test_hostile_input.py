@@ -101,6 +101,9 @@ DICTIONARIES = {
 @pytest.mark.parametrize("name", sorted(ESTIMATORS))
 def test_estimator_fit_refuses(name, case):
     _, make, exc, msg = case
+    if name == "DMD" and case[0] == "complex":  # DMD takes complex snapshots natively
+        assert ESTIMATORS[name]().fit(make(), dt=0.1).modes_.dtype == np.complex128
+        return
     _raises(lambda: ESTIMATORS[name]().fit(make(), dt=0.1), exc, msg)
 
 

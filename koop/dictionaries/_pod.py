@@ -1,0 +1,131 @@
+r"""POD coordinates of a field: :math:`\psi(x) = U^* x`, streamed over feature blocks."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from koop.data import check_array
+from koop.dictionaries._base import Dictionary
+
+__all__ = ["POD"]
+
+
+class POD(Dictionary):
+    r"""Proper orthogonal decomposition: the leading left singular vectors of the snapshots.
+
+    With snapshots in the rows of :math:`X\in\mathbb C^{n\times d}` and
+    :math:`X^\top = U\Sigma V^*` truncated to rank :math:`r`,
+    :math:`\psi(x) = (U^*x)^\top \in \mathbb C^r` (for rows: :math:`\Psi = X\bar U`).
+    :math:`U` is computed without a :math:`d\times d` matrix: the TSQR factor of
+    :math:`X^\top` over feature blocks gives :math:`V, \Sigma`, then one more pass gives
+    :math:`U = X^\top V\Sigma^{-1}` (:mod:`koop._spectral.tsqr`). No centring: for
+    fluctuations, subtract the mean first.
+
+    Parameters
+    ----------
+    rank : int, float in (0, 1), "optimal" or None
+        As for :class:`~koop.estimators.DMD`.
+    block_bytes : int, optional
+        Memory budget of one feature block (default 64 MiB).
+
+    Attributes
+    ----------
+    components_ : ndarray (n_features_in_, rank_)
+        :math:`U`, orthonormal columns.
+    singular_values_ : ndarray
+        All singular values of :math:`X`.
+    rank_ : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.outer(np.arange(1.0, 6.0), np.ones(1000))
+    >>> pod = POD().fit(X)
+    >>> pod.rank_, np.abs(pod.transform(X[:2])).round(6).ravel().tolist()
+    (1, [31.622777, 63.245553])
+    """
+
+    _parameter_constraints: dict = {
+        "rank": [None, Interval(Integral, 1, None, closed="left"),
+                 Interval(Real, 0, 1, closed="neither"), StrOptions({"optimal"})],
+        "block_bytes": [None, Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(self, rank: int | float | str | None = None,
+                 block_bytes: int | None = None) -> None:
+        self.rank = rank
+        self.block_bytes = block_bytes
+
+    def fit(self, X: Any, y: Any = None) -> POD:
+        """Compute the POD basis of the snapshots ``X`` (rows).
+
+        Parameters
+        ----------
+        X : array-like (n_samples, n_features): numpy, memmap, zarr or dask
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        from koop._spectral.tsqr import BLOCK_BYTES, SnapshotSource, r_factor, right_products
+        from koop.estimators._solvers import select_rank
+
+        self._validate_params()
+        X = check_array(X, name="X", allow_complex=True, lazy=True)
+        source = SnapshotSource([X], self.block_bytes or BLOCK_BYTES)
+        R = r_factor(source)
+        _, s, Vh = np.linalg.svd(R, full_matrices=False)
+        r = select_rank(s, self.rank, X.shape)
+        if r == 0:
+            raise ValueError("X is zero: POD needs a non-zero field.")
+        U = right_products(source, Vh[:r].conj().T / s[:r])
+        self._set_basis(U, s)
+        return self
+
+    def _set_basis(self, U: np.ndarray, s: np.ndarray) -> None:
+        self.components_ = np.asarray(U)
+        self.singular_values_ = np.asarray(s)
+        self.rank_ = int(U.shape[1])
+        self.n_features_in_ = int(U.shape[0])
+        self.n_output_features_ = self.rank_
+
+    @classmethod
+    def from_basis(cls, U: np.ndarray, singular_values: np.ndarray) -> POD:
+        """A fitted POD with the given orthonormal basis (as DMD computes it).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> POD.from_basis(np.eye(3)[:, :2], np.array([2.0, 1.0])).rank_
+        2
+        """
+        pod = cls(rank=int(U.shape[1]))
+        pod._set_basis(U, singular_values)
+        return pod
+
+    def transform(self, X: Any) -> np.ndarray:
+        r""":math:`\Psi = X\bar U`, the POD coordinates of each row.
+
+        Parameters
+        ----------
+        X : array-like (n_samples, n_features_in_), real or complex
+
+        Returns
+        -------
+        ndarray (n_samples, rank_)
+        """
+        check_is_fitted(self, "components_")
+        X = check_array(X, name="X", n_features=self.n_features_in_, allow_complex=True)
+        return X @ self.components_.conj()
+
+    def _n_output(self) -> int:
+        return self.rank_
+
+    def _feature_names(self, input_names: list[str]) -> list[str]:
+        return [f"pod{i}" for i in range(self.rank_)]
