@@ -3,7 +3,7 @@ r"""POD coordinates of a field: :math:`\psi(x) = U^* x`, streamed over feature b
 from __future__ import annotations
 
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -50,7 +50,7 @@ class POD(Dictionary):
     (1, [31.622777, 63.245553])
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "rank": [None, Interval(Integral, 1, None, closed="left"),
                  Interval(Real, 0, 1, closed="neither"), StrOptions({"optimal"})],
         "block_bytes": [None, Interval(Integral, 1, None, closed="left")],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -118,7 +118,7 @@ class DMD(KoopmanEstimator):
     [2.0, -2.0]
     """
 
-    _parameter_constraints: dict = {
+    _parameter_constraints: ClassVar[dict] = {
         "rank": [None, Interval(Integral, 1, None, closed="left"),
                  Interval(Real, 0, 1, closed="neither"), StrOptions({"optimal"})],
         "method": [StrOptions(set(METHODS))],
