@@ -174,12 +174,15 @@ class Trajectories:
         Sampling interval, when known.
     feature_names : tuple of str or None
         Names of the state variables, when the input carried them (xarray).
+    layout : koop._fields.FieldLayout or None
+        For a labelled field (``(time, y, x)``...), how features map to the grid.
     """
 
     trajectories: tuple
     successors: tuple | None = None
     dt: float | None = None
     feature_names: tuple | None = field(default=None)
+    layout: object = None
 
     @property
     def is_pairs(self) -> bool:
@@ -293,6 +296,13 @@ def _from_xarray(obj, name: str, lazy: bool):
         ).assign_coords(feature=names)
     if not isinstance(obj, xr.DataArray):
         raise TypeError(f"{name} must be a DataArray or Dataset, got {type(obj).__name__}.")
+    from koop._fields import is_field, split_field
+
+    if is_field(obj):  # (time, y, x, ...): spatial dims flattened, NaN mask dropped
+        arrays, layout = split_field(obj, name, lazy)
+        coord = obj[TIME_DIM].values if TIME_DIM in obj.coords else None
+        return arrays, (None if coord is None else _dt_from_time_coord(coord, name)), None, \
+            layout
     if TIME_DIM not in obj.dims:
         raise ValueError(
             f"{name} has dimensions {obj.dims} but no '{TIME_DIM}' dimension; rename the "
@@ -322,7 +332,7 @@ def _from_xarray(obj, name: str, lazy: bool):
         arrays = [data]
     else:
         arrays = [data[i] for i in range(data.shape[0])]
-    return arrays, dt, feature_names
+    return arrays, dt, feature_names, None
 
 
 def _is_xarray(obj: object) -> bool:
@@ -373,6 +383,7 @@ def as_trajectories(
     (6, 2, 0.1)
     """
     feature_names = None
+    layout = None
     if dt is not None:
         if isinstance(dt, bool) or not isinstance(dt, numbers.Real):
             raise TypeError(f"dt must be a positive number, got {dt!r}.")
@@ -390,7 +401,7 @@ def as_trajectories(
         _check_count(data, min_pairs, name)
         return data
     if _is_xarray(X):
-        arrays, coord_dt, feature_names = _from_xarray(X, name, lazy)
+        arrays, coord_dt, feature_names, layout = _from_xarray(X, name, lazy)
         if coord_dt is not None:
             if dt is not None and not np.isclose(dt, coord_dt, rtol=1e-6):
                 raise ValueError(
@@ -446,7 +457,7 @@ def as_trajectories(
                 )
             successors.append(yb)
         successors = tuple(successors)
-    data = Trajectories(tuple(blocks), successors, dt, feature_names)
+    data = Trajectories(tuple(blocks), successors, dt, feature_names, layout)
     _check_count(data, min_pairs, name)
     return data
 

@@ -183,6 +183,10 @@ class DMD(KoopmanEstimator):
         C = np.ascontiguousarray(real[:, r:].T)
         self.n_features_in_ = d
         self._set_feature_names(data)
+        if data.layout is not None:
+            self.field_ = data.layout
+        elif "field_" in self.__dict__:
+            del self.field_
         self.dictionary_ = POD.from_basis(U, sol.singular_values)
         self.singular_values_ = sol.singular_values
         self.rank_ = r
@@ -229,6 +233,51 @@ class DMD(KoopmanEstimator):
             raise ValueError(f"out has shape {tuple(out.shape)}; expected "
                              f"{(self.n_features_in_, self.rank_)}.")
         return right_products(source, self.mode_coefficients_, out=out)
+
+    def predict(self, X: Any) -> Any:
+        """One-step-ahead states (see :meth:`KoopmanEstimator.predict`); a field
+        (xarray with the fitted spatial dims and mask) comes back as a field, its time
+        coordinate advanced by ``dt``.
+
+        Parameters
+        ----------
+        X : array-like (n_samples, n_features_in_) or xarray field
+
+        Returns
+        -------
+        ndarray, or xarray.DataArray for a field
+        """
+        layout = getattr(self, "field_", None)
+        if layout is None or not hasattr(X, "dims"):
+            return super().predict(X)
+        from koop._fields import flatten_field, unflatten
+
+        out = super().predict(flatten_field(X, layout))
+        coords = {}
+        if "time" in X.coords and self.dt_ is not None:
+            coords["time"] = np.asarray(X["time"].values) + self.dt_
+        return unflatten(out, layout, ("time",), coords, name=getattr(X, "name", None))
+
+    def reconstruct_field(self, n_steps: int):
+        """:meth:`reconstruct` on the grid of the field seen in ``fit`` (an xarray
+        DataArray ``(time, *spatial)``, time in steps of ``dt``, masked points NaN).
+
+        Examples
+        --------
+        >>> import numpy as np, xarray as xr
+        >>> t = np.arange(30) * 0.1
+        >>> v = np.cos(2 * t)[:, None, None] * np.ones((1, 3, 4))
+        >>> v = v + np.sin(2 * t)[:, None, None] * np.arange(12.0).reshape(1, 3, 4)
+        >>> da = xr.DataArray(v, dims=("time", "y", "x"), coords={"time": t})
+        >>> DMD(rank=2).fit(da).reconstruct_field(5).dims
+        ('time', 'y', 'x')
+        """
+        from koop._fields import unflatten
+
+        check_is_fitted(self, "field_")
+        values = self.reconstruct(n_steps)
+        coords = {"time": np.arange(n_steps) * (self.dt_ if self.dt_ is not None else 1.0)}
+        return unflatten(values, self.field_, ("time",), coords)
 
     def _lift(self, X: Any, name: str = "X") -> np.ndarray:
         from koop.data import check_array

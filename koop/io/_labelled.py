@@ -35,6 +35,10 @@ def _model_to_xarray(model: Any):
     from koop import __version__
 
     check_is_fitted(model, "eigenvalues_")
+    if getattr(model, "field_", None) is not None:  # fitted on a labelled field
+        from koop._fields import field_dataset
+
+        return field_dataset(model)
     lam = np.asarray(model.eigenvalues_, dtype=np.complex128)
     n_modes = lam.shape[0]
     coords = {"mode": np.arange(n_modes), "feature": _feature_names(model)}

@@ -21,9 +21,11 @@ from koop.systems._continuous import (
     slow_manifold_eigenfunctions,
     van_der_pol,
 )
+from koop.systems._cylinder import cylinder_wake
 from koop.systems._labels import as_xarray
 
 __all__ = [
     "lorenz63", "rossler", "duffing", "pendulum", "van_der_pol", "linear",
     "slow_manifold", "slow_manifold_eigenfunctions", "integrate", "as_xarray",
+    "cylinder_wake",
 ]
