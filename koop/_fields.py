@@ -157,7 +157,7 @@ def unflatten(values: np.ndarray, layout: FieldLayout, lead_dims: tuple = (),
     import xarray as xr
 
     values = np.asarray(values)
-    full = np.full(values.shape[:-1] + (layout.valid.size,), np.nan,
+    full = np.full((*values.shape[:-1], layout.valid.size), np.nan,
                    dtype=np.result_type(values.dtype, np.float64))
     full[..., layout.valid.ravel()] = values
     full = full.reshape(values.shape[:-1] + layout.shape)
