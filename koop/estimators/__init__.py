@@ -3,6 +3,7 @@
 All share the scikit-learn contract of :class:`koop.base.KoopmanEstimator`.
 """
 
+from koop.estimators._bopdmd import BOPDMD
 from koop.estimators._dmd import DMD
 from koop.estimators._edmd import EDMD
 from koop.estimators._hankel import HankelDMD
@@ -11,4 +12,4 @@ from koop.estimators._kernel_edmd import KernelEDMD
 from koop.estimators._mpedmd import MPEDMD
 from koop.estimators._resdmd import ResDMD
 
-__all__ = ["DMD", "EDMD", "ResDMD", "MPEDMD", "KernelEDMD", "HankelDMD", "HAVOK"]
+__all__ = ["DMD", "EDMD", "ResDMD", "MPEDMD", "KernelEDMD", "HankelDMD", "HAVOK", "BOPDMD"]
