@@ -60,7 +60,7 @@ def test_field_errors_are_clear():
     model = DMD(rank=2).fit(da)
     moved = wave_field(mask=False)
     moved.values[:, 0:2, 0:3] = np.nan
-    with pytest.raises(ValueError, match="mask .* differs"):
+    with pytest.raises(ValueError, match=r"mask .* differs"):
         model.predict(moved)
     with pytest.raises(ValueError, match="spatial dims"):
         model.predict(da.isel(x=slice(0, 5)))

@@ -245,7 +245,7 @@ class BOPDMD(KoopmanEstimator):
             self.random_state, np.random.RandomState) else np.random.default_rng(
             self.random_state.randint(2**31))
         bags = []
-        n_bag = max(int(round(self.bag_fraction * n)), r + 1)
+        n_bag = max(round(self.bag_fraction * n), r + 1)
         for _ in range(self.n_bags):
             idx = np.sort(rng.choice(n, size=min(n_bag, n), replace=False))
             a_k, _, _ = optdmd(t[idx], Z[idx], alpha)

@@ -68,7 +68,7 @@ def test_xarray_time_coordinate_gives_the_times_and_io_roundtrip(tmp_path):
 def test_optdmd_function_on_two_columns():
     t = np.linspace(0, 10, 60)
     Z = np.column_stack([np.exp(-0.1 * t), np.exp(-0.1 * t) * 2])
-    alpha, B, res = optdmd(t, Z, np.array([-0.3 + 0j]))
+    alpha, B, _ = optdmd(t, Z, np.array([-0.3 + 0j]))
     np.testing.assert_allclose(alpha, [-0.1], atol=1e-10)
     np.testing.assert_allclose(B, [[1.0, 2.0]], atol=1e-9)
 
