@@ -191,3 +191,35 @@ def test_rank_beyond_the_snapshots_and_nan_are_clear_errors():
     F[3, 7] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         DMD(rank=2).fit(F)
+
+
+def pydmd_input_sample():
+    """PyDMD's tests/test_datasets/input_sample.npy (400 x 15, complex), regenerated: it
+    equals the stored file to 4.5e-16 (checked once against PyDMD's repository)."""
+    x = np.linspace(-10, 10, 400)
+    t = np.linspace(0, 4 * np.pi, 15)
+    X, T = np.meshgrid(x, t)
+    return (1 / np.cosh(X + 3) * np.exp(2.3j * T)
+            + 2 / np.cosh(X) * np.tanh(X) * np.exp(2.8j * T))  # snapshots in rows
+
+
+def test_pydmd_test_data_gives_pydmd_eigenvalues():
+    F = pydmd_input_sample()
+    model = DMD(rank=2).fit(F)
+    # PyDMD's tests/test_dmd.py::test_eigs_3 (quoted to 9 digits there)
+    pydmd = np.array([-8.09016994e-01 + 5.87785252e-01j, -4.73868662e-01 + 8.80595532e-01j])
+    assert match(model.eigenvalues_, pydmd) < 1e-8
+    dt = 4 * np.pi / 14
+    assert match(model.eigenvalues_, np.exp(1j * np.array([2.3, 2.8]) * dt)) < 1e-12
+    assert DMD().fit(F).rank_ == 2  # complex data: no conjugate partners
+
+
+def test_fb_and_tls_on_pydmd_fbdmd_system_are_exact_without_noise():
+    A = np.array([[1.0, 1.0], [-1.0, 2.0]]) / np.sqrt(3)
+    X = np.zeros((100, 2))
+    X[0] = [0.5, 1.0]
+    for k in range(1, 100):
+        X[k] = A @ X[k - 1]
+    for method in ("exact", "fb", "tls"):
+        lam = DMD(method=method).fit(X).eigenvalues_
+        assert match(lam, np.linalg.eigvals(A)) < 1e-10, method
