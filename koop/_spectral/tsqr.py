@@ -201,8 +201,13 @@ def right_products(source: SnapshotSource, coefs: np.ndarray, out: Any = None) -
     """
     coefs = np.asarray(coefs)
     dtype = np.result_type(source.dtype, coefs.dtype)
+    k = coefs.shape[1]
+    split = source.dtype.kind != "c" and coefs.dtype.kind == "c"
+    if split:  # real data, complex coefficients: one real product, no complex copy
+        coefs = np.hstack([coefs.real, coefs.imag])
     if out is None:
-        out = np.empty((source.n_features, coefs.shape[1]), dtype=dtype)
+        out = np.empty((source.n_features, k), dtype=dtype)
     for cols in source.slabs():
-        out[cols] = source.block(cols).T @ coefs
+        block = source.block(cols).T @ coefs
+        out[cols] = block[:, :k] + 1j * block[:, k:] if split else block
     return out

@@ -171,16 +171,12 @@ class DMD(KoopmanEstimator):
         # one more pass: the POD basis U, the modes, and C = Psi_X^* X / N
         c_coefs = np.zeros((source.n_rows, r), dtype=sol.x_coords.dtype)
         c_coefs[ix] = sol.x_coords.conj() / n_pairs
-        coefs = np.hstack([sol.pod_coefs, c_coefs, sol.mode_coefs])
-        if np.dtype(source.dtype).kind != "c" and np.abs(coefs[:, : 2 * r].imag).max(
-                initial=0.0) == 0:
-            real = right_products(source, coefs[:, : 2 * r].real)
-            modes = right_products(source, sol.mode_coefs)
+        both = right_products(source, np.hstack([sol.pod_coefs, c_coefs, sol.mode_coefs]))
+        if np.dtype(source.dtype).kind != "c":  # U and C are real for real data
+            U, C = both[:, :r].real.copy(), both[:, r:2 * r].real.T.copy()
         else:
-            both = right_products(source, coefs)
-            real, modes = both[:, : 2 * r], both[:, 2 * r:]
-        U = np.ascontiguousarray(real[:, :r])
-        C = np.ascontiguousarray(real[:, r:].T)
+            U, C = both[:, :r].copy(), both[:, r:2 * r].T.copy()
+        modes = both[:, 2 * r:]
         self.n_features_in_ = d
         self._set_feature_names(data)
         if data.layout is not None:

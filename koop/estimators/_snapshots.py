@@ -116,18 +116,17 @@ def snapshot_dmd(R: np.ndarray, ix: np.ndarray, iy: np.ndarray, *, rank=None,
     d = R.shape[0] if n_features is None else int(n_features)
     Rx, Ry = R[:, ix], R[:, iy]
     Rx0, Ry0 = Rx, Ry
-    Ur, s, Vh = scipy.linalg.svd(Rx, full_matrices=False, lapack_driver="gesvd")
+    Ur, s, Vh = scipy.linalg.svd(Rx, full_matrices=False)
     r = select_rank(s, rank, (len(ix), d))
     if r == 0:
         raise ValueError("The snapshots X are all zero: DMD needs a non-zero field.")
     proj = None
     if method == "tls":
-        _, _, Vzh = scipy.linalg.svd(np.vstack([Rx, Ry]), full_matrices=False,
-                                     lapack_driver="gesvd")
+        _, _, Vzh = scipy.linalg.svd(np.vstack([Rx, Ry]), full_matrices=False)
         Vz = Vzh[:r].conj().T
         proj = Vz @ Vz.conj().T
         Rx, Ry = Rx @ proj, Ry @ proj
-        Ur, s_p, Vh = scipy.linalg.svd(Rx, full_matrices=False, lapack_driver="gesvd")
+        Ur, s_p, Vh = scipy.linalg.svd(Rx, full_matrices=False)
         Ur, s_r, V = Ur[:, :r], s_p[:r], Vh[:r].conj().T
     else:
         Ur, s_r, V = Ur[:, :r], s[:r], Vh[:r].conj().T
