@@ -34,7 +34,7 @@ import scipy.linalg
 
 from koop.data import is_dask_array
 
-__all__ = ["SnapshotSource", "r_factor", "right_products", "BLOCK_BYTES"]
+__all__ = ["SnapshotSource", "r_factor", "right_products", "left_products", "BLOCK_BYTES"]
 
 BLOCK_BYTES = 64 * 2**20
 _TP_ROWS = 4096
@@ -210,4 +210,23 @@ def right_products(source: SnapshotSource, coefs: np.ndarray, out: Any = None) -
     for cols in source.slabs():
         block = source.block(cols).T @ coefs
         out[cols] = block[:, :k] + 1j * block[:, k:] if split else block
+    return out
+
+
+def left_products(source: SnapshotSource, M: np.ndarray) -> np.ndarray:
+    r""":math:`S M` for a thin :math:`M\in\mathbb C^{d\times k}` (e.g. POD coordinates
+    :math:`S\bar U`), accumulated over feature blocks.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> S = np.arange(12.0).reshape(3, 4)
+    >>> out = left_products(SnapshotSource([S], 24), np.ones((4, 1)))
+    >>> bool(np.allclose(out, S.sum(1, keepdims=True)))
+    True
+    """
+    M = np.asarray(M)
+    out = np.zeros((source.n_rows, M.shape[1]), dtype=np.result_type(source.dtype, M.dtype))
+    for cols in source.slabs():
+        out += source.block(cols) @ M[cols]
     return out
