@@ -150,13 +150,19 @@ def check_array(
             f"{name} has {d} feature(s), but the model was fitted with {n_features}. "
             "Pass data with the same columns as in fit."
         )
-    if not dask and not np.isfinite(arr).all():
+    if not dask and not _all_finite(arr):
         bad = int(np.count_nonzero(~np.isfinite(arr)))
         raise ValueError(
             f"{name} contains {bad} NaN or infinite value(s); remove or impute them "
             "before fitting (koop never silently drops samples)."
         )
     return arr
+
+
+def _all_finite(arr: np.ndarray, block_bytes: int = 16 * 2**20) -> bool:
+    """``np.isfinite(arr).all()`` in row blocks: no boolean copy of a large field."""
+    step = max(1, block_bytes // max(arr.itemsize * arr.shape[1], 1))
+    return all(np.isfinite(arr[a:a + step]).all() for a in range(0, arr.shape[0], step))
 
 
 @dataclass(frozen=True)
