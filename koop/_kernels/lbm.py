@@ -112,6 +112,11 @@ def lbm_step(f, fout, obstacle, u_in, omega):  # pragma: no cover - compiled
         cx = C[i, 0]
         cy = C[i, 1]
         for x in range(nx):
-            xs = (x - cx) % nx
-            for y in range(ny):
-                f[i, x, y] = fout[i, xs, (y - cy) % ny]
+            xs = x - cx
+            xs = xs + nx if xs < 0 else (xs - nx if xs >= nx else xs)
+            # interior rows without a modulo; the two wrapped rows apart
+            for y in range(1, ny - 1):
+                f[i, x, y] = fout[i, xs, y - cy]
+            f[i, x, 0] = fout[i, xs, (0 - cy) % ny]
+            if ny > 1:
+                f[i, x, ny - 1] = fout[i, xs, (ny - 1 - cy) % ny]
