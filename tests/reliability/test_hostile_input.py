@@ -29,7 +29,7 @@ from koop.dictionaries import (
     RandomFourier,
     TimeDelay,
 )
-from koop.estimators import DMD, EDMD, HAVOK, MPEDMD, HankelDMD, KernelEDMD, ResDMD
+from koop.estimators import BOPDMD, DMD, EDMD, HAVOK, MPEDMD, HankelDMD, KernelEDMD, ResDMD
 from koop.gram import build_gram
 
 from ._support import BAD_DATA, GOOD, SHORT_DATA, with_value
@@ -71,6 +71,7 @@ def _read_only(X):
 
 ESTIMATORS = {
     "DMD": lambda: DMD(),
+    "BOPDMD": lambda: BOPDMD(rank=2, n_bags=2, random_state=0),
     "EDMD-identity": lambda: EDMD(),
     "EDMD-polynomial": lambda: EDMD(Polynomial(2)),
     "EDMD-rbf": lambda: EDMD(RBF(5, random_state=0)),
@@ -101,7 +102,7 @@ DICTIONARIES = {
 @pytest.mark.parametrize("name", sorted(ESTIMATORS))
 def test_estimator_fit_refuses(name, case):
     _, make, exc, msg = case
-    if name == "DMD" and case[0] == "complex":  # DMD takes complex snapshots natively
+    if name in ("DMD", "BOPDMD") and case[0] == "complex":  # complex snapshots are native
         assert ESTIMATORS[name]().fit(make(), dt=0.1).modes_.dtype == np.complex128
         return
     _raises(lambda: ESTIMATORS[name]().fit(make(), dt=0.1), exc, msg)
@@ -155,6 +156,9 @@ def test_unfitted_estimator_raises_not_fitted(name):
 @pytest.mark.parametrize("name", sorted(ESTIMATORS))
 def test_odd_but_valid_layouts_are_accepted(name, layout):
     X = ODD_BUT_VALID[layout]()
+    if name == "BOPDMD" and isinstance(X, tuple):  # one trajectory at its sample times
+        _raises(lambda: ESTIMATORS[name]().fit(X, dt=0.1), ValueError, "one trajectory")
+        return
     model = ESTIMATORS[name]().fit(X, dt=0.1)
     assert np.isfinite(model.eigenvalues_).all()
     Z = np.asarray(X[0] if isinstance(X, tuple) else X, dtype=float)
