@@ -228,9 +228,10 @@ def test_fb_and_tls_on_pydmd_fbdmd_system_are_exact_without_noise():
 def test_two_split_residuals_separate_true_modes_from_noise():
     from koop._spectral.field_residuals import two_split_residuals
 
-    F, _ = synthetic_field(d=4000, m=200, noise=0.0)
+    F, true = synthetic_field(d=4000, m=200, noise=0.0)
     lam, _, res, U = two_split_residuals(F[:-1], F[1:], rank=6)
     assert U.shape == (4000, 6) and res.max() < 1e-8  # six exact modes: residual ~ 0
+    assert match(lam, np.exp(true * 0.05)) < 1e-8
     noisy = F + 0.05 * np.random.default_rng(5).normal(size=F.shape)
     _, _, res10, _ = two_split_residuals(noisy[:-1], noisy[1:], rank=10)
     assert np.sort(res10)[:6].max() < 0.2 and np.sort(res10)[6:].min() > 0.5
