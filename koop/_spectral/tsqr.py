@@ -34,7 +34,8 @@ import scipy.linalg
 
 from koop.data import is_dask_array
 
-__all__ = ["SnapshotSource", "r_factor", "right_products", "left_products", "BLOCK_BYTES"]
+__all__ = ["SnapshotSource", "r_factor", "snapshot_factor", "right_products", "left_products",
+           "BLOCK_BYTES"]
 
 BLOCK_BYTES = 64 * 2**20
 _TP_ROWS = 4096
@@ -164,6 +165,24 @@ def r_factor(source: SnapshotSource) -> np.ndarray:
             if info != 0:  # pragma: no cover - LAPACK argument errors only
                 raise RuntimeError(f"LAPACK tpqrt failed (info={info}).")
     return np.triu(R)
+
+
+def snapshot_factor(source: SnapshotSource) -> np.ndarray:
+    r"""A small :math:`R` with :math:`S^\top = \mathcal Q R`, :math:`\mathcal Q` with
+    orthonormal columns: the TSQR factor when :math:`d > n`; :math:`S^\top` itself
+    (:math:`\mathcal Q = I`) when :math:`d \le n`, so that data with few features go the
+    direct way (no QR rounding between :math:`X` and :math:`Y`), as plain SVD-based DMD.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> S = np.arange(6.0).reshape(3, 2)
+    >>> snapshot_factor(SnapshotSource([S])).shape
+    (2, 3)
+    """
+    if source.n_features <= source.n_rows:
+        return np.ascontiguousarray(source.block(slice(0, source.n_features)).T)
+    return r_factor(source)
 
 
 def _triangular_factor(a: np.ndarray) -> np.ndarray:

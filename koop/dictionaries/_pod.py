@@ -73,13 +73,14 @@ class POD(Dictionary):
         -------
         self
         """
-        from koop._spectral.tsqr import BLOCK_BYTES, SnapshotSource, r_factor, right_products
+        from koop._spectral.tsqr import (BLOCK_BYTES, SnapshotSource, right_products,
+                                         snapshot_factor)
         from koop.estimators._solvers import select_rank
 
         self._validate_params()
         X = check_array(X, name="X", allow_complex=True, lazy=True)
         source = SnapshotSource([X], self.block_bytes or BLOCK_BYTES)
-        R = r_factor(source)
+        R = snapshot_factor(source)
         _, s, Vh = np.linalg.svd(R, full_matrices=False)
         r = select_rank(s, self.rank, X.shape)
         if r == 0:

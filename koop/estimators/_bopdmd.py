@@ -200,7 +200,8 @@ class BOPDMD(KoopmanEstimator):
         -------
         self
         """
-        from koop._spectral.tsqr import BLOCK_BYTES, SnapshotSource, r_factor, right_products
+        from koop._spectral.tsqr import (BLOCK_BYTES, SnapshotSource, right_products,
+                                         snapshot_factor)
         from koop.dictionaries._pod import POD
 
         self._validate_params()
@@ -227,7 +228,7 @@ class BOPDMD(KoopmanEstimator):
             raise ValueError("t must increase strictly (sort the snapshots by time).")
         source = SnapshotSource([S.astype(np.complex128) if np.dtype(S.dtype).kind == "c"
                                  else S], self.block_bytes or BLOCK_BYTES)
-        R = r_factor(source)
+        R = snapshot_factor(source)
         _, s, Vh = np.linalg.svd(R, full_matrices=False)
         r = select_rank(s, self.rank, S.shape)
         if isinstance(self.rank, Integral) and self.rank > min(S.shape):

@@ -147,7 +147,8 @@ class DMD(KoopmanEstimator):
         -------
         self
         """
-        from koop._spectral.tsqr import BLOCK_BYTES, SnapshotSource, r_factor, right_products
+        from koop._spectral.tsqr import (BLOCK_BYTES, SnapshotSource, right_products,
+                                         snapshot_factor)
         from koop.dictionaries._pod import POD
 
         self._validate_params()
@@ -165,7 +166,7 @@ class DMD(KoopmanEstimator):
                 "snapshots."
             )
         source = SnapshotSource(parts, self.block_bytes or BLOCK_BYTES)
-        R = r_factor(source)
+        R = snapshot_factor(source)
         sol = snapshot_dmd(R, ix, iy, rank=self.rank, method=self.method, n_features=d)
         r = sol.rank
         # one more pass: the POD basis U, the modes, and C = Psi_X^* X / N
@@ -176,6 +177,8 @@ class DMD(KoopmanEstimator):
             U, C = both[:, :r].real.copy(), both[:, r:2 * r].real.T.copy()
         else:
             U, C = both[:, :r].copy(), both[:, r:2 * r].T.copy()
+        if d <= source.n_rows:  # R = S^T (Q = I): U straight from the SVD, orthonormal
+            U = np.ascontiguousarray(sol.left.astype(U.dtype, copy=False))
         modes = both[:, 2 * r:]
         self.n_features_in_ = d
         self._set_feature_names(data)

@@ -62,6 +62,9 @@ class SnapshotDMD:
     x_coords, y_coords : ndarray (N, r)
         :math:`XU^{*\top}` and :math:`YU^{*\top}`, i.e. row :math:`m` is
         :math:`(U^*x_m)^\top`: the pairs in POD coordinates.
+    left : ndarray (k, r)
+        :math:`U_R`: the POD basis is :math:`U = \mathcal Q U_R` (so :math:`U = U_R` when
+        :math:`R = S^\top`, :math:`\mathcal Q = I`).
     """
 
     atilde: np.ndarray
@@ -72,6 +75,8 @@ class SnapshotDMD:
     singular_values: np.ndarray
     x_coords: np.ndarray
     y_coords: np.ndarray
+    left: np.ndarray
+
 
     @property
     def rank(self) -> int:
@@ -118,8 +123,7 @@ def snapshot_dmd(R: np.ndarray, ix: np.ndarray, iy: np.ndarray, *, rank=None,
     Rx0, Ry0 = Rx, Ry
     Ur, s, Vh = scipy.linalg.svd(Rx, full_matrices=False)
     r = select_rank(s, rank, (len(ix), d))
-    if r == 0:
-        raise ValueError("The snapshots X are all zero: DMD needs a non-zero field.")
+    # r = 0 (all-zero snapshots) gives the empty model: every prediction is zero
     proj = None
     if method == "tls":
         _, _, Vzh = scipy.linalg.svd(np.vstack([Rx, Ry]), full_matrices=False)
@@ -169,4 +173,4 @@ def snapshot_dmd(R: np.ndarray, ix: np.ndarray, iy: np.ndarray, *, rank=None,
     # the measured pairs in the POD coordinates (U = Q U_R in every method)
     x_c = (Ur.conj().T @ Rx0).T
     y_c = (Ur.conj().T @ Ry0).T
-    return SnapshotDMD(atilde, lam, W, pod_coefs, mode_coefs, s, x_c, y_c)
+    return SnapshotDMD(atilde, lam, W, pod_coefs, mode_coefs, s, x_c, y_c, Ur)
