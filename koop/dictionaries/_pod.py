@@ -73,8 +73,7 @@ class POD(Dictionary):
         -------
         self
         """
-        from koop._spectral.tsqr import (BLOCK_BYTES, SnapshotSource, right_products,
-                                         snapshot_factor)
+        from koop._spectral.tsqr import BLOCK_BYTES, SnapshotSource, right_products, snapshot_factor
         from koop.estimators._solvers import select_rank
 
         self._validate_params()

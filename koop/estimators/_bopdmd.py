@@ -200,8 +200,7 @@ class BOPDMD(KoopmanEstimator):
         -------
         self
         """
-        from koop._spectral.tsqr import (BLOCK_BYTES, SnapshotSource, right_products,
-                                         snapshot_factor)
+        from koop._spectral.tsqr import BLOCK_BYTES, SnapshotSource, right_products, snapshot_factor
         from koop.dictionaries._pod import POD
 
         self._validate_params()

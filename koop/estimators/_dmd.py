@@ -147,8 +147,7 @@ class DMD(KoopmanEstimator):
         -------
         self
         """
-        from koop._spectral.tsqr import (BLOCK_BYTES, SnapshotSource, right_products,
-                                         snapshot_factor)
+        from koop._spectral.tsqr import BLOCK_BYTES, SnapshotSource, right_products, snapshot_factor
         from koop.dictionaries._pod import POD
 
         self._validate_params()
