@@ -216,6 +216,7 @@ def _lam(r):
 
 
 def main() -> None:
+    sys.path.insert(0, str(ROOT))  # this checkout's koop, in the driver as in the workers
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--worker")
     p.add_argument("--cases", nargs="+", default=["synthetic", "noisy", "cylinder", "zarr"])
