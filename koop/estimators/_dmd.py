@@ -171,14 +171,19 @@ class DMD(KoopmanEstimator):
         # one more pass: the POD basis U, the modes, and C = Psi_X^* X / N
         c_coefs = np.zeros((source.n_rows, r), dtype=sol.x_coords.dtype)
         c_coefs[ix] = sol.x_coords.conj() / n_pairs
-        both = right_products(source, np.hstack([sol.pod_coefs, c_coefs, sol.mode_coefs]))
-        if np.dtype(source.dtype).kind != "c":  # U and C are real for real data
-            U, C = both[:, :r].real.copy(), both[:, r:2 * r].real.T.copy()
-        else:
+        if np.dtype(source.dtype).kind != "c":  # real data: U, C real; one real GEMM
+            m = sol.mode_coefs
+            both = right_products(source, np.hstack([sol.pod_coefs.real, c_coefs.real,
+                                                     m.real, m.imag]))
             U, C = both[:, :r].copy(), both[:, r:2 * r].T.copy()
+            modes = both[:, 2 * r:3 * r] + 1j * both[:, 3 * r:]
+        else:
+            both = right_products(source, np.hstack([sol.pod_coefs, c_coefs, sol.mode_coefs]))
+            U, C = both[:, :r].copy(), both[:, r:2 * r].T.copy()
+            modes = both[:, 2 * r:]
+        del both
         if d <= source.n_rows:  # R = S^T (Q = I): U straight from the SVD, orthonormal
             U = np.ascontiguousarray(sol.left.astype(U.dtype, copy=False))
-        modes = both[:, 2 * r:]
         self.n_features_in_ = d
         self._set_feature_names(data)
         if data.layout is not None:
