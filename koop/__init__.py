@@ -5,6 +5,7 @@ matplotlib are imported on first use by the parts that need them.
 """
 
 from koop import data, dictionaries, estimators, gram, systems, validation
+from koop._version import __version__
 from koop.estimators import (
     DMD,
     EDMD,
@@ -15,8 +16,6 @@ from koop.estimators import (
     ResDMD,
 )
 from koop.gram import GramMatrices, build_gram
-
-__version__ = "0.1.0"
 
 __all__ = [
     "__version__",

@@ -44,7 +44,7 @@ def load_module_arrays(module: Any, arrays: Any, where: str) -> Any:
         When a tensor is missing, unexpected, or has the wrong shape or dtype for the
         module rebuilt from the saved parameters (a damaged or hand-edited file).
     """
-    from koop.rnn._torch import import_torch
+    from koop._torch import import_torch
 
     torch = import_torch()
     expected = module.state_dict()

@@ -1,11 +1,13 @@
 r"""The estimator contract shared by every Koopman model in koop.
 
-A fitted model holds a reduced representation of the learned operator (see
-:mod:`koop.estimators._solvers`): functions :math:`h(x) = \psi(x) Q` (``basis_``), their
-evolution :math:`h(x_{n+1}) \approx h(x_n) K_r` (``reduced_matrix_``) and the state
-reconstruction :math:`x \approx h(x) C_r` (``state_map_``). Everything else —
-eigenvalues, eigenfunctions, modes, prediction, simulation, scores — follows from these
-three arrays here, once, for every estimator.
+A fit ends in one immutable :class:`~koop.base.KoopmanModel` (see
+:mod:`koop.estimators._solvers` for the reduced form): functions
+:math:`h(x) = \psi(x) Q` (``basis_``), their evolution :math:`h(x_{n+1}) \approx h(x_n)
+K_r` (``reduced_matrix_``), the state reconstruction :math:`x \approx h(x) C_r`
+(``state_map_``) and the Gram matrices or QR factor they came from. Eigenvalues,
+eigenfunctions, modes, the Koopman matrix, prediction, simulation and what validation
+needs follow from the model, in one place; the estimator publishes its arrays as fitted
+attributes and returns it as ``model_``.
 """
 
 from __future__ import annotations
@@ -17,20 +19,27 @@ from sklearn.base import BaseEstimator
 from sklearn.metrics import r2_score
 from sklearn.utils.validation import check_is_fitted
 
+from koop._params import ParamValidation
+from koop._spectral.model import KoopmanModel
 from koop.data import as_trajectories, check_array
 
-__all__ = ["KoopmanEstimator"]
+__all__ = ["KoopmanEstimator", "KoopmanModel"]
 
 
-class KoopmanEstimator(BaseEstimator):
+class KoopmanEstimator(ParamValidation, BaseEstimator):
     """Base class: fit / predict / simulate / score and the spectral attributes.
 
-    Subclasses implement ``fit`` and set, via :meth:`_set_reduced_model`, the fitted
-    arrays ``basis_``, ``reduced_matrix_`` and ``state_map_``, plus ``dictionary_``
-    (a fitted dictionary; for DMD the identity) and ``n_features_in_``.
+    Subclasses declare ``_parameter_constraints`` (scikit-learn's mechanism; ``fit``
+    starts with ``self._validate_params()``), implement ``fit`` and hand their solve to
+    :meth:`_set_reduced_model`, which builds the fitted :class:`KoopmanModel` and sets
+    ``basis_``, ``reduced_matrix_``, ``state_map_`` and the spectral attributes; they set
+    ``dictionary_`` (a fitted dictionary; for DMD the identity), ``n_features_in_`` and,
+    where they have them, ``gram_`` / ``factor_`` (the source of residuals and pencils).
 
     Attributes
     ----------
+    model_ : KoopmanModel
+        The fitted model (immutable; a view of the fitted attributes below).
     eigenvalues_ : ndarray of complex, shape (n_modes,)
         Discrete-time Koopman eigenvalues, sorted by modulus (descending).
     eigenvectors_ : ndarray of complex, shape (n_dictionary, n_modes)
@@ -45,30 +54,81 @@ class KoopmanEstimator(BaseEstimator):
     """
 
     _estimator_type = "regressor"
+    #: complex snapshots accepted (complex Gram matrices / factors end to end)
+    _accepts_complex: bool = False
 
     # -- helpers for subclasses -------------------------------------------------------
     def _validate_training_data(self, X: Any, y: Any, dt: Any, lazy: bool = False):
-        return as_trajectories(X, y, dt=dt, name="X", min_pairs=2, lazy=lazy)
+        return as_trajectories(X, y, dt=dt, name="X", min_pairs=2, lazy=lazy,
+                               allow_complex=self._accepts_complex)
 
-    def _set_reduced_model(self, basis, reduced, state_map, dt) -> None:
-        from koop.estimators._solvers import spectral_decomposition
+    def _start_fit(self, X: Any, y: Any, dt: Any, *, lazy: bool = False,
+                   pairs: bool = True):
+        """What every ``fit`` does first: check the parameters, validate the data, record
+        ``n_features_in_`` and the feature names. ``pairs=False``: the estimator needs
+        trajectories (delay windows) and refuses a ``y``. Returns the Trajectories."""
+        self._validate_params()
+        data = self._validate_training_data(X, y if pairs else None, dt, lazy=lazy)
+        if not pairs and y is not None:
+            raise ValueError(
+                f"{type(self).__name__} needs trajectories (delay windows of consecutive "
+                f"samples), not snapshot pairs: got X with {data.n_features} feature(s) "
+                "and a y; pass X only."
+            )
+        self.n_features_in_ = data.n_features
+        self._set_feature_names(data)
+        return data
 
-        self.basis_ = np.asarray(basis)
-        self.reduced_matrix_ = np.asarray(reduced)
-        self.state_map_ = np.asarray(state_map)
-        lam, V = spectral_decomposition(self.reduced_matrix_)
-        self.eigenvalues_ = lam
-        self._eigvecs_reduced_ = V
-        self.eigenvectors_ = self.basis_ @ V
-        try:
-            modes = np.linalg.solve(V, self.state_map_)
-        except np.linalg.LinAlgError:
-            modes = np.linalg.lstsq(V, self.state_map_, rcond=None)[0]
-        self.modes_ = np.ascontiguousarray(modes.T.astype(np.complex128))
-        self.dt_ = dt
-        if dt is not None:
-            with np.errstate(divide="ignore"):
-                self.continuous_eigenvalues_ = np.log(lam.astype(np.complex128)) / dt
+    def _set_reduced_model(self, basis, reduced, state_map, dt, *,
+                           eig: tuple | None = None, unitary: bool = False,
+                           modes: np.ndarray | None = None) -> None:
+        """Hand a solve to the base: build the :class:`KoopmanModel` (the spectrum and the
+        modes are derived there) and publish its arrays as fitted attributes.
+
+        ``eig``: a decomposition of ``reduced`` the solve made itself, with ``unitary``
+        when its eigenvectors are orthonormal (mpEDMD); ``modes``: modes the solve made
+        itself (exact DMD modes), in the order of ``eig``.
+        """
+        self._publish(KoopmanModel.from_reduced(
+            self.__dict__.get("dictionary_"), basis, reduced, state_map, dt=dt, eig=eig,
+            unitary=unitary, modes=modes))
+
+    def _publish(self, model: KoopmanModel) -> None:
+        """Set the fitted attributes from a model (``model_`` reads them back)."""
+        self.basis_ = model.basis
+        self.reduced_matrix_ = model.reduced
+        self.state_map_ = model.state_map
+        self.eigenvalues_ = model.eigenvalues
+        self._eigvecs_reduced_ = model.eigvecs
+        self.eigenvectors_ = model.eigenvectors
+        self.modes_ = model.modes
+        self.dt_ = model.dt
+        if model.dt is not None:
+            self.continuous_eigenvalues_ = model.continuous_eigenvalues
+
+    @property
+    def model_(self) -> KoopmanModel:
+        """The fitted :class:`KoopmanModel`: basis, reduced matrix, state map, spectrum,
+        and the Gram matrices / QR factor the fit came from."""
+        check_is_fitted(self, "reduced_matrix_")
+        d = self.__dict__
+        rank = getattr(self, "rank", None)
+        return KoopmanModel(
+            d.get("dictionary_"), self.basis_, self.reduced_matrix_, self.state_map_,
+            self.eigenvalues_, self._eigvecs_reduced_, self.modes_, self.eigenvectors_,
+            d.get("dt_"),
+            gram=d.get("gram_"), factor=d.get("factor_"), rcond=getattr(self, "rcond", None),
+            rank=rank if isinstance(rank, int) else None, fitted_pencil=d.get("_pencil_"),
+            name=type(self).__name__)
+
+    @property
+    def dictionary_size_param(self) -> str | None:
+        """The parameter that sets the dictionary size, for ``set_params`` (e.g.
+        ``"dictionary__n_centers"``); None when there is none.
+        :func:`koop.validation.convergence_study` varies it."""
+        d = getattr(self, "dictionary", None)
+        size = getattr(d, "size_param", None)
+        return None if size is None else f"dictionary__{size}"
 
     def _set_feature_names(self, data) -> None:
         """``feature_names_in_`` from labelled input (an xarray feature coordinate), as
@@ -125,27 +185,19 @@ class KoopmanEstimator(BaseEstimator):
 
     @property
     def koopman_matrix_(self) -> np.ndarray:
-        r"""The Koopman matrix :math:`K = G^+A` on dictionary coefficients (M x M).
+        r"""The Koopman matrix on dictionary coefficients (M x M), :math:`QK_rQ^+`.
 
-        A function :math:`g = \Psi c` is mapped to :math:`Kg \approx \Psi (K c)`.
+        A function :math:`g = \Psi c` is mapped to :math:`Kg \approx \Psi (K c)`; with an
+        invertible :math:`G` and nothing truncated this is :math:`G^{-1}A`. See
+        :meth:`KoopmanModel.koopman_matrix`.
         """
-        check_is_fitted(self, "reduced_matrix_")
-        Q = self.basis_
-        # K = Q K_r Q^+ on the retained span; Q^+ = Q^* G for the G-orthonormal basis
-        return Q @ self.reduced_matrix_ @ np.linalg.pinv(Q)
+        return self.model_.koopman_matrix()
 
-    def _lift(self, X: Any, name: str = "X") -> np.ndarray:
+    def _psi(self, X: Any, name: str = "X") -> np.ndarray:
         check_is_fitted(self, "reduced_matrix_")
         X = check_array(X, name=name, n_features=self.n_features_in_,
                         min_samples=self.n_lags_ + 1)
-        return self.dictionary_.transform(X) @ self.basis_
-
-    def _real_if_real(self, Z: np.ndarray) -> np.ndarray:
-        if np.iscomplexobj(Z) and not (
-            np.iscomplexobj(self.reduced_matrix_) or np.iscomplexobj(self.state_map_)
-        ):
-            return Z.real
-        return Z
+        return self.dictionary_.transform(X)
 
     # -- public API -------------------------------------------------------------------
     def eigenfunctions(self, X: Any) -> np.ndarray:
@@ -161,7 +213,7 @@ class KoopmanEstimator(BaseEstimator):
             Column ``j`` belongs to ``eigenvalues_[j]``; with the default weights the
             eigenfunctions have unit empirical :math:`L^2` norm on the training data.
         """
-        return self._lift(X) @ self._eigvecs_reduced_
+        return self.model_.eigenfunctions(self._psi(X))
 
     def predict(self, X: Any) -> np.ndarray:
         r"""One-step-ahead state for each row: :math:`\hat x_{n+1} = h(x_n) K_r C_r`.
@@ -175,8 +227,7 @@ class KoopmanEstimator(BaseEstimator):
         -------
         ndarray of shape (n_samples - n_lags_, n_features_in_)
         """
-        Z = self._lift(X)
-        return self._real_if_real(Z @ self.reduced_matrix_ @ self.state_map_)
+        return self.model_.predict(self._psi(X))
 
     def simulate(self, x0: Any, n_steps: int) -> np.ndarray:
         r"""Iterate the linear Koopman model from ``x0``.
@@ -214,20 +265,15 @@ class KoopmanEstimator(BaseEstimator):
                 f"(n_lags_={lags}); got {x0.shape[0]}."
             )
         x0 = np.asarray(x0)[-(lags + 1):] if x0.ndim == 2 else x0
-        h = self._lift(x0, name="x0")[-1]
-        K, Cr = self.reduced_matrix_, self.state_map_
-        out = np.empty((n_steps, Cr.shape[1]), dtype=np.result_type(h, K, Cr))
-        for k in range(n_steps):
-            h = h @ K
-            out[k] = h @ Cr
-        return self._real_if_real(out)
+        model = self.model_
+        return model.simulate(model.lift(self._psi(x0, name="x0"))[-1], int(n_steps))
 
     def to_xarray(self):
         """The fitted spectrum as a labelled :class:`xarray.Dataset` (dims ``mode``,
         ``feature``); see :func:`koop.io.to_xarray`."""
-        from koop.io import to_xarray
+        from koop._labelled_model import spectrum_dataset
 
-        return to_xarray(self)
+        return spectrum_dataset(self)
 
     def score(self, X: Any, y: Any = None, sample_weight: Any = None) -> float:
         """R^2 of one-step predictions (on consecutive samples, or on pairs ``(X, y)``).

@@ -55,15 +55,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.error = _one_line_error(f"koop {name}")
         if wanted is None or wanted == name:
-            try:
-                mod = importlib.import_module(module)
-            except ModuleNotFoundError as exc:
-                if exc.name and exc.name.startswith("koop"):
-                    p.set_defaults(_unavailable=f"'koop {name}' is not available yet.")
-                    continue
-                raise
+            mod = importlib.import_module(module)
             mod.configure(p)
-            p.set_defaults(_run=mod.run)
+            p.set_defaults(handler=mod.run)
     return parser
 
 
@@ -75,11 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    if getattr(args, "_unavailable", None):
-        print(f"koop: error: {args._unavailable}", file=sys.stderr)
-        return 2
     try:
-        return int(args._run(args) or 0)
+        return int(args.handler(args) or 0)
     except (CLIError, ValueError, TypeError, FileNotFoundError, OSError) as exc:
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         print(f"koop {args.command}: error: {msg}", file=sys.stderr)

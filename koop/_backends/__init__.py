@@ -1,6 +1,10 @@
-"""Gram-build backends that run on an existing engine: dask (chunks on a cluster), torch (GPU).
+"""How the Gram sums are computed: the plan of a build and its four backends.
 
-Nothing here is imported by ``import koop``: :func:`koop.gram.build_gram` imports a backend
-module when it is asked for, and each module imports its engine inside its functions,
-with an error naming the extra to install (``pip install koop[dask]``, ``koop[torch]``).
+:mod:`~koop._backends.plan` fixes what is summed (lags, pairs, weights, chunks, how psi
+is evaluated) once; :mod:`~koop._backends.numba_backend` (the default),
+:mod:`~koop._backends.numpy_backend` (the reference), :mod:`~koop._backends.dask_backend`
+(chunks on a cluster) and :mod:`~koop._backends.torch_backend` (GPU) receive the plan
+and return raw sums, which :func:`koop.gram.build_gram` normalises. The dask and torch
+modules import their engine inside their functions, with an error naming the extra to
+install (``pip install koop[dask]``, ``koop[torch]``); ``import koop`` loads neither.
 """

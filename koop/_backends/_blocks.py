@@ -8,8 +8,8 @@ fits in memory. Its sums
     \psi(x_m)\psi(y_m)^*, \quad L_b = \sum_{m \in b} w_m \psi(y_m)\psi(y_m)^*, \quad
     C_b = \sum_{m \in b} w_m \psi(x_m) x_m^\top
 
-add up over blocks to the sums :func:`koop.gram.build_gram` normalises, so a cluster
-computes them block by block and reduces. Each block runs the same numba kernels and
+add up over blocks to the raw sums of the build (:class:`~koop._backends.plan.RawSums`),
+so a cluster computes them block by block and reduces. Each block runs the same numba kernels and
 BLAS accumulation as the in-memory path (:mod:`koop._kernels.stream`); dictionaries
 without a kernel go through ``transform``, and complex-valued ones through plain numpy
 products. Real results keep only the upper triangles of :math:`G_b, L_b` (as the
@@ -19,13 +19,11 @@ kernels fill them); :func:`finish` symmetrises once, after the reduction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from koop._kernels.dispatch import ChunkEvaluator, chunk_evaluator
+from koop._backends.plan import ComplexPsi, Psi, RawSums, default_chunk_size, hermitian_part
 from koop._kernels.stream import accumulate_pairs, accumulate_trajectories, symmetrize_upper
-from koop.gram import default_chunk_size
 
 __all__ = ["BlockSums", "window_sums", "pair_sums", "add", "finish"]
 
@@ -42,26 +40,6 @@ class BlockSums:
     weights_sum: float
     weights_min: float
     upper_only: bool  # G, L hold only their upper triangles (real kernel path)
-
-
-class _ComplexPsi(Exception):
-    """``transform`` returned complex values: use the numpy products."""
-
-
-def _evaluator(dictionary: Any, n_features: int) -> ChunkEvaluator:
-    spec = dictionary._kernel_spec() if hasattr(dictionary, "_kernel_spec") else None
-    if spec is not None:
-        return chunk_evaluator(spec, n_features)
-
-    def evaluate(X: np.ndarray, out: np.ndarray) -> None:
-        psi = dictionary.transform(X)
-        if np.iscomplexobj(psi):
-            raise _ComplexPsi
-        out[...] = psi
-
-    lags = int(getattr(dictionary, "n_lags", 0))
-    M = int(dictionary.n_output_features_)
-    return ChunkEvaluator("transform", lags, M, evaluate, dictionary.transform)
 
 
 def _weight_stats(w: np.ndarray | None, n: int) -> tuple[float, float]:
@@ -91,7 +69,7 @@ def _numpy_sums(PX, PY, X, w) -> tuple:
 
 
 def window_sums(
-    dictionary: Any,
+    psi: Psi,
     head: np.ndarray | None,
     block: np.ndarray,
     weights: np.ndarray | None,
@@ -106,28 +84,28 @@ def window_sums(
     ``block`` itself, two pieces that the kernels treat like two trajectories.
     ``weights``: one per pair, in order, or ``None`` (weight 1 each).
     """
-    lags = int(getattr(dictionary, "n_lags", 0))
+    lags = psi.n_lags
     block = np.ascontiguousarray(block, dtype=np.float64)
     pieces = [block]
     if head is not None and head.shape[0]:
         pieces.insert(0, np.concatenate([head, block[: lags + 1]]).astype(np.float64))
     n = sum(max(p.shape[0] - lags - 1, 0) for p in pieces)
     wsum, wmin = _weight_stats(weights, n)
-    M, d = int(dictionary.n_output_features_), block.shape[1]
+    M, d = psi.n_outputs, block.shape[1]
     if n == 0 or not wmin >= 0:  # nothing to sum, or bad weights that finish() reports
         return _zeros(M, d, n, wsum, wmin)
-    ev = _evaluator(dictionary, d)
+    ev = psi.evaluator(d)
     chunk = chunk_size or default_chunk_size(ev.n_outputs, lags)
     try:
         G, A, L, C = accumulate_trajectories(ev.evaluate, pieces, ev.n_outputs, lags,
                                              weights, chunk)
         upper = True
-    except _ComplexPsi:
+    except ComplexPsi:
         sums = []
         for p in pieces:
             if p.shape[0] - lags - 1 > 0:
-                psi = dictionary.transform(p)
-                sums.append((psi[:-1], psi[1:], p[lags:-1]))
+                values = psi.dictionary.transform(p)
+                sums.append((values[:-1], values[1:], p[lags:-1]))
         G, A, L, C = _numpy_sums(*(np.concatenate(parts) for parts in zip(*sums,
                                                                              strict=True)),
                                  weights)
@@ -136,7 +114,7 @@ def window_sums(
 
 
 def pair_sums(
-    dictionary: Any,
+    psi: Psi,
     xb: np.ndarray,
     yb: np.ndarray,
     weights: np.ndarray | None,
@@ -148,15 +126,15 @@ def pair_sums(
     n = xb.shape[0]
     wsum, wmin = _weight_stats(weights, n)
     if not wmin >= 0:
-        return _zeros(int(dictionary.n_output_features_), xb.shape[1], n, wsum, wmin)
-    ev = _evaluator(dictionary, xb.shape[1])
+        return _zeros(psi.n_outputs, xb.shape[1], n, wsum, wmin)
+    ev = psi.evaluator(xb.shape[1])
     chunk = chunk_size or default_chunk_size(ev.n_outputs)
     try:
         G, A, L, C = accumulate_pairs(ev.evaluate, [xb], [yb], ev.n_outputs, weights, chunk)
         upper = True
-    except _ComplexPsi:
-        G, A, L, C = _numpy_sums(dictionary.transform(xb), dictionary.transform(yb), xb,
-                                 weights)
+    except ComplexPsi:
+        G, A, L, C = _numpy_sums(psi.dictionary.transform(xb), psi.dictionary.transform(yb),
+                                 xb, weights)
         upper = False
     return BlockSums(G, A, L, C, n, wsum, wmin, upper)
 
@@ -186,21 +164,15 @@ def _full(S: np.ndarray, upper_only: bool) -> np.ndarray:
     return symmetrize_upper(S) if upper_only else S
 
 
-def finish(total: BlockSums, weighted: bool) -> tuple:
-    """Symmetrise and normalise: ``(G, A, L, C, n_pairs, weights_sum)`` as build_gram's."""
-    if total.n_pairs < 1:
-        raise ValueError("The data give no snapshot pairs for this dictionary.")
+def finish(total: BlockSums, weighted: bool) -> RawSums:
+    """The reduced sums as a build's raw sums, G and L made Hermitian; with weights, their
+    total (lazy weights are checked here, after the workers have seen them)."""
     if weighted:
         if not np.isfinite(total.weights_sum) or total.weights_min < 0:
             raise ValueError("weights must be finite and non-negative.")
         if total.weights_sum <= 0:
             raise ValueError("weights sum to zero; at least one pair must carry weight.")
-    from koop.gram import hermitian_part
-
     G = hermitian_part(_full(total.G, total.upper_only))
     L = hermitian_part(_full(total.L, total.upper_only))
     A, C = np.ascontiguousarray(total.A), np.ascontiguousarray(total.C)
-    if not weighted:
-        n = total.n_pairs
-        return G / n, A / n, L / n, C / n, n, 1.0
-    return G, A, L, C, total.n_pairs, total.weights_sum
+    return RawSums(G, A, L, C, weights_sum=total.weights_sum if weighted else None)

@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 
 from koop._backends import _blocks
-from koop.data import Trajectories, check_weights, is_dask_array
-from koop.gram import GramMatrices
+from koop._backends.plan import GramPlan, RawSums
+from koop.data import is_dask_array
 
-__all__ = ["build_gram_dask"]
+__all__ = ["dask_sums"]
 
 _SPLIT_EVERY = 8  # fan-in of the tree reduction
 _NUMPY_BLOCKS = 16  # in-memory input is cut into this many blocks per trajectory
@@ -64,20 +64,20 @@ def _tail(block: np.ndarray, start: int) -> np.ndarray:
     return np.array(block[start:])
 
 
-def _window_task(dictionary, heads, block, weights, chunk_size) -> _blocks.BlockSums:
+def _window_task(psi, heads, block, weights, chunk_size) -> _blocks.BlockSums:
     head = np.concatenate(heads) if heads else None
-    return _blocks.window_sums(dictionary, head, block, weights, chunk_size)
+    return _blocks.window_sums(psi, head, block, weights, chunk_size)
 
 
-def _pairs_task(dictionary, xb, yb, weights, chunk_size) -> _blocks.BlockSums:
-    return _blocks.pair_sums(dictionary, xb, yb, weights, chunk_size)
+def _pairs_task(psi, xb, yb, weights, chunk_size) -> _blocks.BlockSums:
+    return _blocks.pair_sums(psi, xb, yb, weights, chunk_size)
 
 
 def _weights_slice(w, lo: int, hi: int):
     return None if w is None else w[lo:hi]
 
 
-def _trajectory_tasks(delayed, dictionary, x, lags, w, pair0, chunk_size) -> list:
+def _trajectory_tasks(delayed, psi, x, lags, w, pair0, chunk_size) -> list:
     """One task per chunk of trajectory ``x``; ``pair0`` indexes its first pair."""
     chunks = list(x.to_delayed().ravel())
     bounds = np.concatenate([[0], np.cumsum(x.chunks[0])]).astype(int)
@@ -96,18 +96,18 @@ def _trajectory_tasks(delayed, dictionary, x, lags, w, pair0, chunk_size) -> lis
             j -= 1
         wk = _weights_slice(w, pair0 + lo, pair0 + p_end)
         tasks.append(
-            delayed(_window_task, pure=True)(dictionary, heads, chunks[k], wk, chunk_size)
+            delayed(_window_task, pure=True)(psi, heads, chunks[k], wk, chunk_size)
         )
     return tasks
 
 
-def _pair_tasks(delayed, dictionary, x, y, w, pair0, chunk_size) -> list:
+def _pair_tasks(delayed, psi, x, y, w, pair0, chunk_size) -> list:
     y = y.rechunk({0: x.chunks[0], 1: -1})
     bounds = np.concatenate([[0], np.cumsum(x.chunks[0])]).astype(int)
     xs, ys = x.to_delayed().ravel(), y.to_delayed().ravel()
     return [
         delayed(_pairs_task, pure=True)(
-            dictionary, xs[k], ys[k],
+            psi, xs[k], ys[k],
             _weights_slice(w, pair0 + int(bounds[k]), pair0 + int(bounds[k + 1])),
             chunk_size,
         )
@@ -123,17 +123,6 @@ def _tree_sum(delayed, parts: list):
             for i in range(0, len(parts), _SPLIT_EVERY)
         ]
     return parts[0]
-
-
-def _check_lazy_weights(w, n: int):
-    if w.ndim != 1 or w.shape[0] != n:
-        raise ValueError(
-            f"weights has shape {tuple(w.shape)} but the data give {n} snapshot pairs; "
-            "pass one weight per pair, in order."
-        )
-    if np.dtype(w.dtype).kind not in "biuf":
-        raise TypeError(f"weights must be real numbers, got dtype {w.dtype}.")
-    return w.astype(np.float64)
 
 
 def _compute(dask, total, verbose: bool):
@@ -155,79 +144,48 @@ def _compute(dask, total, verbose: bool):
         return dask.compute(total)[0]
 
 
-def build_gram_dask(
-    dictionary: Any,
-    data: Trajectories,
-    weights: Any = None,
-    chunk_size: int | None = None,
-    *,
-    verbose: bool = False,
-) -> GramMatrices:
-    """:func:`koop.gram.build_gram` on dask: partial sums per chunk, tree-reduced.
+def dask_sums(plan: GramPlan, *, verbose: bool = False) -> RawSums:
+    """The raw sums of ``plan`` on dask: partial sums per chunk, tree-reduced.
 
-    Parameters
-    ----------
-    dictionary : Dictionary
-        A fitted koop dictionary (shipped once to the workers).
-    data : Trajectories
-        Validated data; its arrays may be dask arrays (kept lazy) or numpy arrays.
-    weights : array-like or dask array, optional
-        One weight per pair, in pair order; a dask array stays lazy and is validated on
-        the workers.
-    chunk_size : int, optional
-        For numpy input, the samples per dask chunk (default: each trajectory in 16
-        chunks). Dask input keeps its own chunks. Within a chunk, a task streams psi
-        through a buffer of about 4 MiB, so a worker's memory is about its concurrent
-        chunks plus 4 MiB per thread.
-    verbose : bool
-        Show dask's progress bar (the distributed one when a Client is active).
-
-    Returns
-    -------
-    GramMatrices
-        With ``backend="dask"``; equal to the numba backend up to summation order.
+    The plan's data may be dask arrays (kept lazy) or numpy arrays; its weights one per
+    pair in pair order, a dask array staying lazy (validated on the workers). For numpy
+    input, ``plan.chunk_size`` is the samples per dask chunk (default: each trajectory in
+    16 chunks); dask input keeps its own chunks. Within a chunk, a task streams psi
+    through a buffer of about 4 MiB, so a worker's memory is about its concurrent chunks
+    plus 4 MiB per thread. ``verbose`` shows dask's progress bar (the distributed one when
+    a Client is active). Equal to the numba backend up to summation order.
     """
     dask, da = _import_dask()
     delayed = dask.delayed
-    lags = int(getattr(dictionary, "n_lags", 0))
-    n = data.n_pairs(lags)
-    if n < 1:
-        raise ValueError("The data give no snapshot pairs for this dictionary.")
-    weighted = weights is not None
-    w = None
-    if weighted:
-        w = (
-            _check_lazy_weights(weights, n)
-            if is_dask_array(weights)
-            else check_weights(weights, n)
-        )
+    lags, n, w = plan.n_lags, plan.n_pairs, plan.weights
     # many tasks run at once: each streams its chunk with a small psi buffer
-    M = int(dictionary.n_output_features_)
+    M = plan.n_outputs
     inner = max(_TASK_PSI_BYTES // (8 * max(M, 1)), 256, 2 * lags + 2)
+    chunk_size = plan.chunk_size
 
     def rows_for(x) -> int:
         if chunk_size is not None:
             return int(chunk_size)
         return max(-(-x.shape[0] // _NUMPY_BLOCKS), lags + 2, 256)
 
-    dict_d = delayed(dictionary, pure=True, traverse=False)
+    psi_d = delayed(plan.psi(), pure=True, traverse=False)
+    data = plan.data
     tasks: list = []
     pair0 = 0
     if data.is_pairs:
         for x, y in zip(data.trajectories, data.successors, strict=True):
             xd = _as_dask(x, rows_for(x), da)
             yd = _as_dask(y, rows_for(x), da)
-            tasks += _pair_tasks(delayed, dict_d, xd, yd, w, pair0, inner)
+            tasks += _pair_tasks(delayed, psi_d, xd, yd, w, pair0, inner)
             pair0 += x.shape[0]
     else:
         for x in data.trajectories:
             n_x = max(x.shape[0] - 1 - lags, 0)
             if n_x:
                 xd = _as_dask(x, rows_for(x), da)
-                tasks += _trajectory_tasks(delayed, dict_d, xd, lags, w, pair0, inner)
+                tasks += _trajectory_tasks(delayed, psi_d, xd, lags, w, pair0, inner)
             pair0 += n_x
     total = _compute(dask, _tree_sum(delayed, tasks), verbose)
-    G, A, L, C, n_done, wsum = _blocks.finish(total, weighted)
-    if n_done != n:  # pragma: no cover - a bookkeeping error, never user input
-        raise RuntimeError(f"dask backend summed {n_done} pairs, expected {n}.")
-    return GramMatrices(G, A, L, C, n, wsum, "dask")
+    if total.n_pairs != n:  # pragma: no cover - a bookkeeping error, never user input
+        raise RuntimeError(f"dask backend summed {total.n_pairs} pairs, expected {n}.")
+    return _blocks.finish(total, plan.weighted)

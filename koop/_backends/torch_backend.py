@@ -24,10 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from koop.data import Trajectories, check_weights
-from koop.gram import GramMatrices, default_chunk_size
+from koop._backends.plan import GramPlan, RawSums, default_chunk_size
 
-__all__ = ["build_gram_torch", "torch_features", "resolve_device"]
+__all__ = ["torch_sums", "torch_features", "resolve_device"]
 
 _GPU_CHUNK_FACTOR = 8  # a GPU wants bigger chunks than the 16 MiB CPU default
 
@@ -107,7 +106,7 @@ def _squared_distances(torch, X, centers):
 def torch_features(spec: tuple[str, dict], n_features: int, device) -> tuple[Callable, int]:
     """``(evaluate, n_lags)``: ``evaluate(X)`` is psi of a float64 tensor ``X`` on ``device``.
 
-    ``spec`` is a dictionary's ``_kernel_spec()``; rows of the result belong to samples
+    ``spec`` is a dictionary's ``kernel_spec()``; rows of the result belong to samples
     ``n_lags..`` of ``X``, as for ``transform``.
     """
     torch = _import_torch()
@@ -163,15 +162,15 @@ def torch_features(spec: tuple[str, dict], n_features: int, device) -> tuple[Cal
     raise ValueError(f"No torch version of the dictionary kernel {name!r}.")
 
 
-def _evaluator(dictionary: Any, n_features: int, device) -> Callable:
+def _evaluator(plan: GramPlan, device) -> Callable:
     """``evaluate(X_numpy, X_tensor) -> psi`` on the device."""
     torch = _import_torch()
-    spec = dictionary._kernel_spec() if hasattr(dictionary, "_kernel_spec") else None
-    if spec is not None:
-        f, _ = torch_features(spec, n_features, device)
+    if plan.kernel_spec is not None:
+        f, _ = torch_features(plan.kernel_spec, plan.n_features, device)
         return lambda Xn, Xt: f(Xt)
     # no torch version: numpy transform on the host, then to the device
-    return lambda Xn, Xt: torch.as_tensor(np.asarray(dictionary.transform(Xn)), device=device)
+    transform = plan.dictionary.transform
+    return lambda Xn, Xt: torch.as_tensor(np.asarray(transform(Xn)), device=device)
 
 
 class _Sums:
@@ -200,96 +199,51 @@ class _Sums:
         self.L.addmm_(PY.mH, WPY)
         self.C.addmm_(WPX.mH, X)
 
-    def result(self) -> tuple[np.ndarray, ...]:
+    def result(self) -> RawSums:
         G = 0.5 * (self.G + self.G.mH)
         L = 0.5 * (self.L + self.L.mH)
-        return tuple(S.cpu().numpy() for S in (G, self.A, L, self.C))
+        return RawSums(*(S.cpu().numpy() for S in (G, self.A, L, self.C)))
 
 
-def build_gram_torch(
-    dictionary: Any,
-    data: Trajectories,
-    weights: Any = None,
-    chunk_size: int | None = None,
-    *,
-    verbose: bool = False,
-    device: Any = None,
-) -> GramMatrices:
-    """:func:`koop.gram.build_gram` with psi and the products on a torch device.
+def torch_sums(plan: GramPlan, *, verbose: bool = False, device: Any = None) -> RawSums:
+    """The raw sums of ``plan`` with psi and the products on a torch device.
 
-    Parameters
-    ----------
-    dictionary : Dictionary
-        A fitted koop dictionary.
-    data : Trajectories
-        Validated (numpy) data; chunks move to the device one at a time.
-    weights : array-like, optional
-        One weight per pair (default 1/N).
-    chunk_size : int, optional
-        Pairs per chunk (default: about 16 MiB of psi on CPU, 8 times that on a GPU).
-    verbose : bool
-        Show a progress bar.
-    device : str or torch.device, optional
-        Default: ``"cuda"`` when torch sees a GPU, else ``"cpu"``.
-
-    Returns
-    -------
-    GramMatrices
-        With ``backend="torch"``; equal to the numba backend up to rounding.
+    Chunks of ``plan.chunk_size`` pairs (default: about 16 MiB of psi on CPU, 8 times
+    that on a GPU) move to the device one at a time; ``device`` defaults to ``"cuda"``
+    when torch sees a GPU, else ``"cpu"``. Equal to the numba backend up to rounding.
     """
     torch = _import_torch()
     dev = resolve_device(device)
-    lags = int(getattr(dictionary, "n_lags", 0))
-    n = data.n_pairs(lags)
-    if n < 1:
-        raise ValueError("The data give no snapshot pairs for this dictionary.")
-    w = check_weights(weights, n)
+    w = plan.weights
     w_t = None if w is None else torch.as_tensor(w, device=dev)
-    M, d = int(dictionary.n_output_features_), data.n_features
-    if chunk_size is None:
-        chunk_size = default_chunk_size(M, lags) * (_GPU_CHUNK_FACTOR if dev.type == "cuda"
-                                                    else 1)
-    evaluate = _evaluator(dictionary, d, dev)
+    M, d, lags = plan.n_outputs, plan.n_features, plan.n_lags
+    chunk_size = plan.rows(default_chunk_size(M, lags) * (
+        _GPU_CHUNK_FACTOR if dev.type == "cuda" else 1))
+    evaluate = _evaluator(plan, dev)
     sums = _Sums(torch, M, d, dev)
     bar = None
     if verbose:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=n, desc="Gram (torch)", unit="pair")
+        bar = tqdm(total=plan.n_pairs, desc="Gram (torch)", unit="pair")
 
     def to_dev(a: np.ndarray):
         a = np.ascontiguousarray(a, dtype=np.float64)
         return torch.from_numpy(a).to(dev, non_blocking=True), a
 
     try:
-        pair0 = 0
-        if data.is_pairs:
-            for xb, yb in zip(data.trajectories, data.successors, strict=True):
-                for s in range(0, xb.shape[0], chunk_size):
-                    e = min(s + chunk_size, xb.shape[0])
-                    Xt, Xn = to_dev(xb[s:e])
-                    Yt, Yn = to_dev(yb[s:e])
-                    wc = None if w_t is None else w_t[pair0 + s : pair0 + e]
-                    sums.add(evaluate(Xn, Xt), evaluate(Yn, Yt), Xt, wc)
-                    if bar is not None:
-                        bar.update(e - s)
-                pair0 += xb.shape[0]
-        else:
-            for traj in data.trajectories:
-                n_traj = traj.shape[0] - 1 - lags
-                for s in range(0, max(n_traj, 0), chunk_size):
-                    e = min(s + chunk_size, n_traj)
-                    Xt, Xn = to_dev(traj[s : lags + e + 1])
-                    psi = evaluate(Xn, Xt)
-                    wc = None if w_t is None else w_t[pair0 + s : pair0 + e]
-                    sums.add(psi[:-1], psi[1:], Xt[lags:-1], wc)
-                    if bar is not None:
-                        bar.update(e - s)
-                pair0 += max(n_traj, 0)
+        for win in plan.windows(chunk_size):
+            wc = None if w_t is None else w_t[win.pairs]
+            Xt, Xn = to_dev(win.x)
+            if win.y is not None:
+                Yt, Yn = to_dev(win.y)
+                sums.add(evaluate(Xn, Xt), evaluate(Yn, Yt), Xt, wc)
+            else:
+                psi = evaluate(Xn, Xt)
+                sums.add(psi[:-1], psi[1:], Xt[lags:-1], wc)
+            if bar is not None:
+                bar.update(win.pairs.stop - win.pairs.start)
     finally:
         if bar is not None:
             bar.close()
-    G, A, L, C = sums.result()
-    if w is None:
-        return GramMatrices(G / n, A / n, L / n, C / n, n, 1.0, "torch")
-    return GramMatrices(G, A, L, C, n, float(w.sum()), "torch")
+    return sums.result()

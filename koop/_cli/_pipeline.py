@@ -1,13 +1,12 @@
 """What ``koop demo`` and ``koop analyze`` do with one fitted model: tables, figures, files.
 
-The validation tools (residuals, pseudospectra, reports) are used when the model and
-this koop provide them; each step is optional so that a report is written for every
-estimator.
+Residuals, pseudospectra and the validation report come from :mod:`koop.validation`;
+models that keep neither Gram matrices nor a QR factor (HAVOK) have none, and the
+report says so.
 """
 
 from __future__ import annotations
 
-import importlib
 import time
 import warnings
 from contextlib import contextmanager
@@ -17,15 +16,7 @@ import numpy as np
 
 from koop._cli._report import Report, eigenvalue_table
 
-__all__ = ["describe_model", "optional", "step"]
-
-
-def optional(module: str, name: str) -> Any:
-    """``module.name`` if this koop has it, else None."""
-    try:
-        return getattr(importlib.import_module(module), name, None)
-    except ImportError:
-        return None
+__all__ = ["describe_model", "step", "validation_report"]
 
 
 @contextmanager
@@ -39,45 +30,36 @@ def step(label: str, verbose: bool):
         print(f"[koop] {label}: {time.perf_counter() - t0:.1f} s", flush=True)
 
 
+def _has_residuals(model: Any) -> bool:
+    """Whether the model keeps what residuals need (Gram matrices or a QR factor)."""
+    return model.model_.residual_source is not None
+
+
 def model_residuals(model: Any, X: Any = None) -> np.ndarray | None:
     """Residual bound per eigenpair: the model's own, else computed on ``X`` (held-out
-    data) or, without ``X``, from the model's Gram matrices."""
+    data) or, without ``X``, from the model's Gram matrices; None for models without."""
     res = getattr(model, "residuals_", None)
     if res is not None:
         return np.asarray(res, dtype=float)
-    residuals = optional("koop.validation", "residuals")
-    if residuals is None or not hasattr(model, "gram_"):
+    if not _has_residuals(model):
         return None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            out = residuals(model, X)
-    except (TypeError, ValueError, NotImplementedError):
-        return None
-    out = np.asarray(getattr(out, "values", out), dtype=float).ravel()
-    return out if out.shape == np.shape(model.eigenvalues_) else None
+    from koop.validation import residuals
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return residuals(model, X)
 
 
 def _pseudospectrum_grid(model: Any, n_grid: int, verbose: bool):
-    """tau(z) on a square grid around the unit disc (ResDMD's method, else validation's)."""
-    method = getattr(model, "pseudospectrum", None)
-    if method is None:
-        function = optional("koop.validation", "pseudospectrum")
-        if function is None or not hasattr(model, "gram_"):
-            return None
-
-        def method(grid, **kw):
-            return function(model, grid, **kw)
-    x = np.linspace(-1.3, 1.3, n_grid)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                return method((x, x), verbose=verbose)
-            except TypeError:
-                return method((x, x))
-    except (TypeError, ValueError, NotImplementedError):
+    """tau(z) on a square grid around the unit disc (:func:`koop.validation.pseudospectrum`)."""
+    if not _has_residuals(model):
         return None
+    from koop.validation import pseudospectrum
+
+    x = np.linspace(-1.3, 1.3, n_grid)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pseudospectrum(model, (x, x), verbose=verbose)
 
 
 def describe_model(report: Report, model: Any, *, name: str, X_test: np.ndarray | None,
@@ -170,19 +152,16 @@ def validation_report(report: Report, model: Any, X_test: Any, save_prefix: str,
                       verbose: bool, convergence: dict | None = None) -> Any:
     """koop.validation.report on held-out data (plus a convergence study when asked);
     print it, and write it as netCDF."""
-    make = optional("koop.validation", "report")
-    if make is None:
-        return None
     from koop import io
+    from koop.validation import report as validate
 
+    if not _has_residuals(model):
+        report.text(f"no validation report for {type(model).__name__}: it keeps neither "
+                    "Gram matrices nor a QR factor.")
+        return None
     with step("validation report on held-out data", verbose), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        try:
-            rep = make(model, X_test)
-        except (TypeError, ValueError, NotImplementedError) as exc:
-            report.text(f"no validation report for {type(model).__name__}: "
-                        f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
-            return None
+        rep = validate(model, X_test)
     if convergence is not None:
         rep = _with_convergence(report, rep, model, convergence, verbose)
     report.table(repr(rep))
@@ -196,7 +175,7 @@ def _with_convergence(report: Report, rep: Any, model: Any, settings: dict,
     """Add a convergence study in sample count and dictionary size to the report."""
     from sklearn.base import clone
 
-    from koop.validation import ValidationReport, convergence_study
+    from koop.validation import convergence_study
 
     settings = dict(settings)
     X = settings.pop("X")
@@ -205,12 +184,8 @@ def _with_convergence(report: Report, rep: Any, model: Any, settings: dict,
     with step(label, verbose), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         conv = convergence_study(clone(model), X, verbose=verbose, **settings)
+    rep = rep.with_convergence(conv, tol=float(settings.get("tol", 1e-2)))
     ds = rep.to_xarray()
-    conv = conv.rename({"eigenvalue": "conv_eigenvalue", "residual": "conv_residual",
-                        "mode": "conv_mode", "n_verified": "conv_n_verified",
-                        "max_residual": "conv_max_residual"})
-    ds = ds.merge(conv, combine_attrs="drop_conflicts")
-    ds.attrs["conv_tol"] = float(settings.get("tol", 1e-2))
     if report.figures:
         from koop import plot
 
@@ -221,4 +196,4 @@ def _with_convergence(report: Report, rep: Any, model: Any, settings: dict,
         report.figure(plot.convergence(table, x="n_samples"), "convergence",
                       "Largest residual of the leading eigenpairs vs sample count, per "
                       "dictionary size")
-    return ValidationReport(ds)
+    return rep

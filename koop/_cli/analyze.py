@@ -247,8 +247,6 @@ def build_estimator(name: str, dictionary: Any, rank: int | None) -> Any:
         return est.EDMD(dictionary, rank=rank)
     cls = {"resdmd": "ResDMD", "mpedmd": "MPEDMD", "kernel": "KernelEDMD",
            "hankel": "HankelDMD", "havok": "HAVOK"}[name]
-    if not hasattr(est, cls):
-        raise CLIError(f"--estimator {name} is not available in this koop version.")
     if name in ("resdmd", "mpedmd"):
         return getattr(est, cls)(dictionary, rank=rank)
     if name == "kernel":  # Nystrom centers keep the kernel matrix small for long series

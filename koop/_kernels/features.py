@@ -33,6 +33,7 @@ __all__ = [
     "fourier_twin",
     "delay",
     "delay_twin",
+    "delay_windows",
 ]
 
 # Serial, GIL-free and cached: the callers run them on chunks in several threads.
@@ -175,9 +176,33 @@ def delay(X, n_delays, stride, out):
                 out[i, lag * d + j] = X[src, j]
 
 
+def delay_windows(x, n_delays: int, stride: int = 1) -> np.ndarray:
+    r"""The delay windows of a series, newest sample first: the one delay embedding of koop.
+
+    Window ``i`` ends at sample ``i + n_lags`` (:math:`n_\ell = qs`):
+    ``windows[i, lag, j] = x[i + n_lags - lag * stride, j]``, i.e. the rows
+    :math:`(x_t, x_{t-s}, \dots, x_{t-qs})` of :class:`~koop.dictionaries.TimeDelay`,
+    Hankel DMD and HAVOK. A read-only strided view (no copy) of shape
+    ``(n - n_lags, n_delays + 1, d)``; ``windows.reshape(len(windows), -1)`` gives the
+    delay-major vectors ``x0(t), x1(t), ..., x0(t-s), ...``. Public as
+    :func:`koop.dictionaries.delay_windows`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> delay_windows(np.arange(6.0), 2, stride=2)[:, :, 0].tolist()
+    [[4.0, 2.0, 0.0], [5.0, 3.0, 1.0]]
+    """
+    x = np.asarray(x)
+    if x.ndim == 1:
+        x = x[:, None]
+    n_lags = int(n_delays) * int(stride)
+    win = np.lib.stride_tricks.sliding_window_view(x, n_lags + 1, axis=0)
+    # (n - n_lags, d, n_lags + 1), oldest first along the last axis: newest first, strided
+    return np.moveaxis(win[:, :, ::-1][:, :, :: int(stride)], 2, 1)
+
+
 def delay_twin(X, n_delays, stride):
-    n_lags = n_delays * stride
-    n_rows = X.shape[0] - n_lags
-    return np.hstack(
-        [X[n_lags - lag * stride : n_lags - lag * stride + n_rows] for lag in range(n_delays + 1)]
-    ).astype(np.float64)
+    n_rows = X.shape[0] - n_delays * stride
+    return np.asarray(delay_windows(X, n_delays, stride).reshape(n_rows, -1),
+                      dtype=np.float64)

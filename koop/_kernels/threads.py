@@ -23,6 +23,7 @@ __all__ = ["n_threads", "run_rows"]
 _MIN_VALUES_PER_THREAD = 32_768
 _pool: ThreadPoolExecutor | None = None
 _pool_pid = -1  # a forked child inherits the pool object but not its threads
+_pool_workers = 0
 
 
 def n_threads() -> int:
@@ -44,10 +45,10 @@ def n_threads() -> int:
 
 
 def _get_pool(workers: int) -> ThreadPoolExecutor:
-    global _pool, _pool_pid
-    if _pool is None or _pool._max_workers < workers or _pool_pid != os.getpid():
+    global _pool, _pool_pid, _pool_workers
+    if _pool is None or _pool_workers < workers or _pool_pid != os.getpid():
         _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="koop-kernel")
-        _pool_pid = os.getpid()
+        _pool_pid, _pool_workers = os.getpid(), workers
     return _pool
 
 

@@ -1,7 +1,9 @@
-"""Stateless numerical core of ResDMD, pseudospectra, spectral measures and mpEDMD.
+"""Numerical core of the fitted model: truncation, ResDMD, pseudospectra, measures.
 
 Private: the estimators (:mod:`koop.estimators`) and :mod:`koop.validation` wrap these
-functions. They depend on numpy, scipy, :mod:`koop.data` and :mod:`koop.gram` only.
+functions and the fitted :class:`~koop._spectral.model.KoopmanModel` (public as
+``koop.base.KoopmanModel``). They depend on numpy, scipy, :mod:`koop.data` and the Gram
+plan (:mod:`koop._backends.plan`) only.
 """
 
 from koop._spectral.factor import (

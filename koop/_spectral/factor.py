@@ -18,16 +18,20 @@ the current :math:`R` and re-factored), so memory does not grow with the sample 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import scipy.linalg
 
-from koop.data import Trajectories, check_weights
-from koop.gram import iter_chunks
+from koop._backends.plan import GramPlan
+from koop._spectral.truncation import numerical_rank, select_rank
+from koop.data import Trajectories
+from koop.exceptions import RankDeficiencyWarning
 
-__all__ = ["QRFactor", "Pencil", "build_factor", "pencil_from_factor", "pencil_from_gram"]
+__all__ = ["QRFactor", "Pencil", "build_factor", "pencil_from_factor", "pencil_from_gram",
+           "pencil_in_basis"]
 
 
 @dataclass(frozen=True)
@@ -118,12 +122,8 @@ def build_factor(
     verbose : bool
         Progress bar over the pairs.
     """
-    M = int(dictionary.n_output_features_)
-    lags = int(getattr(dictionary, "n_lags", 0))
-    n = data.n_pairs(lags)
-    if n < 1:
-        raise ValueError("The data give no snapshot pairs for this dictionary.")
-    w = check_weights(weights, n)
+    plan = GramPlan.build(dictionary, data, weights, chunk_size)
+    M, lags, n, w = plan.n_outputs, plan.n_lags, plan.n_pairs, plan.weights
     width = 2 * M + data.n_features
     if chunk_size is None:
         # about 16 MiB of stacked rows, and at least 4x the factor's width so that
@@ -136,7 +136,7 @@ def build_factor(
         bar = tqdm(total=n, desc="QR factor", unit="pair")
     R = None
     try:
-        for PX, PY, Xs, sl in iter_chunks(dictionary, data, chunk_size):
+        for PX, PY, Xs, sl in plan.psi_chunks(chunk_size):
             dtype = np.result_type(PX.dtype, PY.dtype, np.float64)
             rows = PX.shape[0]
             offset = 0 if R is None else width
@@ -154,8 +154,7 @@ def build_factor(
     finally:
         if bar is not None:
             bar.close()
-    total = 1.0 if w is None else float(w.sum())
-    return QRFactor(np.ascontiguousarray(R), M, n, total)
+    return QRFactor(np.ascontiguousarray(R), M, n, plan.weights_sum)
 
 
 @dataclass(frozen=True)
@@ -205,32 +204,49 @@ class Pencil:
         return not (np.iscomplexobj(self.K) or np.iscomplexobj(self.L))
 
 
-def _keep(sq: np.ndarray, M: int, rcond: float | None, rank: int | None) -> int:
-    """Directions kept: eigenvalues of G (``sq``, descending) above ``rcond`` times the top."""
+def _keep(sq: np.ndarray, M: int, rcond: float | None, rank, n_samples: int | None,
+          warn: bool) -> int:
+    """Directions kept: eigenvalues of G (``sq``, descending) above ``rcond`` times the
+    top, truncated by ``rank`` (:func:`~koop._spectral.truncation.select_rank`)."""
     if sq.size == 0 or sq[0] <= 0:
         raise ValueError(
             "The Gram matrix G is zero: the dictionary vanishes on the data. Check the "
             "dictionary (e.g. RBF width) and the data."
         )
     rcond = M * np.finfo(float).eps if rcond is None else float(rcond)
-    keep = int(np.count_nonzero(sq > rcond * sq[0]))
-    if rank is not None:
-        keep = min(keep, int(rank))
-    return max(keep, 1)
+    shape = None if n_samples is None else (int(n_samples), M)
+    keep = select_rank(sq, rank, shape, cutoff=rcond, squared=True)
+    resolved = numerical_rank(sq, rcond)
+    # warn when the numerical cut-off, not the requested rank, decided the truncation
+    if warn and resolved < M and (
+            rank is None or select_rank(sq, rank, shape, squared=True) > resolved):
+        warnings.warn(
+            f"G is numerically singular: dropped {M - resolved} of {M} dictionary "
+            "direction(s) whose squared singular value of sqrt(W) Psi_X is below rcond "
+            "times the largest (linearly dependent dictionary functions on the data, "
+            "e.g. duplicate features or cos^2 + sin^2 = 1). The fit uses the remaining "
+            "span.",
+            RankDeficiencyWarning,
+            stacklevel=4,
+        )
+    return keep
 
 
-def pencil_from_factor(factor: QRFactor, rcond: float | None = None,
-                       rank: int | None = None) -> Pencil:
+def pencil_from_factor(factor: QRFactor, rcond: float | None = None, rank=None, *,
+                       warn: bool = False) -> Pencil:
     r"""The pencil from :math:`R`: :math:`R_{11} = USV^*`, :math:`Q = V_rS_r^{-1}`.
 
     Then :math:`R_{11}Q = U_r`, :math:`K = U_r^*R_{12}Q` and the leakage
     :math:`R_c` is the triangular factor of :math:`[(I - U_rU_r^*)R_{12}Q;\ R_{22}Q]`. The
     retained span is the one EDMD keeps: eigenvalues :math:`s_i^2` of :math:`G` above
-    ``rcond`` (default :math:`M\varepsilon`) times the largest.
+    ``rcond`` (default :math:`M\varepsilon`) times the largest, truncated by ``rank``
+    (:func:`~koop._spectral.truncation.select_rank`); ``warn``: a
+    :class:`~koop.exceptions.RankDeficiencyWarning` when directions are dropped as
+    numerically dependent.
     """
     M = factor.n_dictionary
     U, s, Vh = scipy.linalg.svd(factor.R11, lapack_driver="gesvd")
-    r = _keep(s**2, M, rcond, rank)
+    r = _keep(s**2, M, rcond, rank, factor.n_samples, warn)
     Ur = U[:, :r]
     Q = Vh[:r].conj().T / s[:r]
     P = factor.R12 @ Q
@@ -244,19 +260,62 @@ def pencil_from_factor(factor: QRFactor, rcond: float | None = None,
 
 
 def pencil_from_gram(G: np.ndarray, A: np.ndarray, L: np.ndarray, C: np.ndarray | None = None,
-                     rcond: float | None = None, rank: int | None = None) -> Pencil:
+                     rcond: float | None = None, rank=None, *,
+                     span: np.ndarray | None = None) -> Pencil:
     r"""The pencil from :math:`G, A, L` alone: :math:`G = U S U^*`, :math:`Q = U_rS_r^{-1/2}`.
 
     Less accurate than :func:`pencil_from_factor` (forming :math:`G` squares the
     condition number, and :math:`L - K^*K` cancels), but available for any EDMD model.
+    ``span``: restrict to the span of these columns (the basis a fit retained): with
+    :math:`S = ` an orthonormal basis of it, the pencil of :math:`S^*GS, S^*AS, S^*LS`,
+    mapped back (directions of the span that :math:`G` does not resolve are dropped).
     """
     G = np.asarray(G)
     M = G.shape[0]
+    S = None
+    if span is not None:
+        S = np.linalg.qr(np.asarray(span))[0]
+        G = S.conj().T @ G @ S
+        A = S.conj().T @ np.asarray(A) @ S
+        L = S.conj().T @ np.asarray(L) @ S
+        C = None if C is None else S.conj().T @ np.asarray(C)
     s, U = scipy.linalg.eigh(0.5 * (G + G.conj().T))
     order = np.argsort(s)[::-1]
     s, U = s[order], U[:, order]
-    r = _keep(s, M, rcond, rank)
+    r = _keep(s, M, rcond, rank, None, False)
     Q = U[:, :r] / np.sqrt(s[:r])
+    pencil = _gram_pencil(Q, A, L, C, M - r)
+    if S is None:
+        return pencil
+    return Pencil(S @ pencil.basis, pencil.K, pencil.L, pencil.Rc, pencil.state_map,
+                  pencil.n_dropped, pencil.source)
+
+
+def pencil_in_basis(basis: np.ndarray, G: np.ndarray, A: np.ndarray, L: np.ndarray,
+                    C: np.ndarray | None = None, rcond: float | None = None,
+                    rank=None) -> Pencil:
+    r"""The pencil from :math:`G, A, L` on the span a fit retained (its ``basis`` Q).
+
+    When :math:`Q^*GQ = I` to :math:`10^{-8}` (EDMD's basis, orthonormalised by the fit
+    itself, with its scaling and truncation), the pencil is the fit's own:
+    :math:`K = Q^*AQ`. Otherwise (a basis from an SVD of the data, as DMD and Hankel DMD
+    have, which may hold directions :math:`G` cannot resolve), it is
+    :func:`pencil_from_gram` restricted to the span of :math:`Q`.
+    """
+    Q = np.asarray(basis)
+    B = Q.conj().T @ np.asarray(G) @ Q
+    if np.abs(B - np.eye(B.shape[0])).max() <= _ORTHONORMAL:
+        return _gram_pencil(Q, A, L, C, np.asarray(G).shape[0] - Q.shape[1])
+    return pencil_from_gram(G, A, L, C, rcond=rcond, rank=rank, span=Q)
+
+
+# a fitted basis with Q^*GQ = I to this accuracy is its own pencil's basis: Gram-based
+# residuals are accurate to about sqrt(eps) anyway
+_ORTHONORMAL = 1e-8
+
+
+def _gram_pencil(Q: np.ndarray, A, L, C, n_dropped: int) -> Pencil:
+    """The pencil in a :math:`G`-orthonormal basis :math:`Q`, from :math:`A, L` (and C)."""
     K = Q.conj().T @ np.asarray(A) @ Q
     Lh = Q.conj().T @ np.asarray(L) @ Q
     Lh = 0.5 * (Lh + Lh.conj().T)
@@ -264,4 +323,4 @@ def pencil_from_gram(G: np.ndarray, A: np.ndarray, L: np.ndarray, C: np.ndarray 
     d, V = scipy.linalg.eigh(0.5 * (D + D.conj().T))
     Rc = np.sqrt(np.clip(d, 0.0, None))[:, None] * V.conj().T
     state = None if C is None else Q.conj().T @ np.asarray(C)
-    return Pencil(Q, K, Lh, Rc, state, M - r, "gram")
+    return Pencil(Q, K, Lh, Rc, state, n_dropped, "gram")

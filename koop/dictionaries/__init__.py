@@ -6,11 +6,11 @@
 
 from koop.dictionaries._base import Dictionary
 from koop.dictionaries._combine import Concat, Custom, Identity
-from koop.dictionaries._delay import TimeDelay
+from koop.dictionaries._delay import TimeDelay, delay_windows
 from koop.dictionaries._fourier import RandomFourier
 from koop.dictionaries._pod import POD
 from koop.dictionaries._polynomial import Polynomial
-from koop.dictionaries._rbf import RBF
+from koop.dictionaries._rbf import RBF, data_scale
 
 __all__ = [
     "Dictionary",
@@ -22,4 +22,6 @@ __all__ = [
     "Custom",
     "Concat",
     "POD",
+    "data_scale",
+    "delay_windows",
 ]

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from koop._params import ParamValidation
 from koop.data import check_array
 
 __all__ = ["Dictionary"]
 
 
-class Dictionary(TransformerMixin, BaseEstimator):
+class Dictionary(ParamValidation, TransformerMixin, BaseEstimator):
     r"""Base class of observable dictionaries :math:`\psi: \mathbb{R}^d \to \mathbb{R}^M`.
 
     A dictionary is a scikit-learn transformer. ``fit(X)`` learns whatever the
@@ -27,9 +28,15 @@ class Dictionary(TransformerMixin, BaseEstimator):
 
     ``d1 + d2`` concatenates two dictionaries (:class:`~koop.dictionaries.Concat`).
 
-    Subclasses implement ``_fit(X)`` (optional), ``_transform(X)``, ``_n_output()``,
-    ``_feature_names(input_names)`` and, where a numba kernel exists, ``_kernel_spec()``.
+    Subclasses declare ``_parameter_constraints`` (scikit-learn's mechanism, checked
+    when ``fit`` starts), implement ``_fit(X)`` (optional), ``_transform(X)``,
+    ``_n_output()``, ``_feature_names(input_names)`` and, where a numba kernel exists,
+    ``_kernel_spec()``; ``size_param`` names the parameter that sets the number of
+    functions (what :func:`koop.validation.convergence_study` varies).
     """
+
+    #: the constructor parameter that sets the dictionary size (None: no such parameter)
+    size_param: ClassVar[str | None] = None
 
     @property
     def n_lags(self) -> int:
@@ -49,8 +56,8 @@ class Dictionary(TransformerMixin, BaseEstimator):
         -------
         self
         """
+        self._validate_params()
         X = check_array(X, name="X", min_samples=1)
-        self._validate_params_values()
         self.n_features_in_ = X.shape[1]
         self._fit(np.asarray(X, dtype=np.float64))
         self.n_output_features_ = int(self._n_output())
@@ -111,10 +118,23 @@ class Dictionary(TransformerMixin, BaseEstimator):
         right = list(other.dictionaries) if isinstance(other, Concat) else [other]
         return Concat(left + right)
 
-    # -- hooks for subclasses ---------------------------------------------------------
-    def _validate_params_values(self) -> None:
-        """Check the constructor parameters (called by ``fit``)."""
+    def kernel_spec(self) -> tuple[str, dict] | None:
+        """The numba kernel that evaluates this fitted dictionary, as ``(name, params)``.
 
+        None when there is none (the Gram builders then call :meth:`transform` chunk by
+        chunk). The names are those of :mod:`koop._kernels.dispatch`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from koop.dictionaries import Identity
+        >>> Identity().fit(np.zeros((2, 3))).kernel_spec()
+        ('identity', {})
+        """
+        check_is_fitted(self, "n_output_features_")
+        return self._kernel_spec()
+
+    # -- hooks for subclasses ---------------------------------------------------------
     def _fit(self, X: np.ndarray) -> None:
         """Learn data-dependent parameters (default: nothing)."""
 
@@ -135,22 +155,3 @@ class Dictionary(TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.requires_fit = True
         return tags
-
-
-def _check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}.")
-    return int(value)
-
-
-def _check_positive_float(value: Any, name: str, allow_none: bool = True) -> float | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise TypeError(f"{name} must be a positive number{' or None' if allow_none else ''}, "
-                        f"got {value!r}.")
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}.")
-    return float(value)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import clone
 
-from koop.dictionaries._base import Dictionary, _check_positive_int
+from koop._params import NON_NEGATIVE_INT, Satisfies
+from koop.dictionaries._base import Dictionary
 
 __all__ = ["Identity", "Custom", "Concat"]
 
@@ -59,6 +60,9 @@ class Custom(Dictionary):
            [1.57079633, 1.        ]])
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        "func": [callable], "feature_names": ["array-like", None], "n_lags": NON_NEGATIVE_INT}
+
     def __init__(
         self,
         func: Callable[[np.ndarray], np.ndarray] | None = None,
@@ -71,11 +75,6 @@ class Custom(Dictionary):
 
     # n_lags is a parameter here, so shadow the base-class property with the attribute
     n_lags = 0  # type: ignore[assignment]
-
-    def _validate_params_values(self) -> None:
-        if not callable(self.func):
-            raise TypeError(f"func must be callable (X -> Psi), got {self.func!r}.")
-        _check_positive_int(self.n_lags, "n_lags", minimum=0)
 
     def _fit(self, X: np.ndarray) -> None:
         probe = X[: max(self.n_lags + 2, 2)] if X.shape[0] > self.n_lags + 1 else X
@@ -107,9 +106,10 @@ class Custom(Dictionary):
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
         out = self._call(X)
-        if hasattr(self, "_n_out") and out.shape[1] != self._n_out:
+        if out.shape[1] != self.n_output_features_:
             raise ValueError(
-                f"Custom func returned {out.shape[1]} columns, {self._n_out} at fit time."
+                f"Custom func returned {out.shape[1]} columns, {self.n_output_features_} at "
+                "fit time."
             )
         return out
 
@@ -141,6 +141,11 @@ class Concat(Dictionary):
     ['x0', 'x0', 'x0^2']
     """
 
+    _parameter_constraints: ClassVar[dict] = {"dictionaries": [Satisfies(
+        lambda v: isinstance(v, list | tuple) and len(v) > 0
+        and all(isinstance(d, Dictionary) for d in v),
+        "a non-empty list of koop dictionaries")]}
+
     def __init__(self, dictionaries: Sequence[Dictionary] = ()) -> None:
         self.dictionaries = dictionaries
 
@@ -149,13 +154,6 @@ class Concat(Dictionary):
         parts = getattr(self, "dictionaries_", None) or self.dictionaries
         return max((d.n_lags for d in parts), default=0)
 
-    def _validate_params_values(self) -> None:
-        if len(self.dictionaries) == 0:
-            raise ValueError("Concat needs at least one dictionary.")
-        for d in self.dictionaries:
-            if not isinstance(d, Dictionary):
-                raise TypeError(f"Concat parts must be koop dictionaries, got {d!r}.")
-
     def _fit(self, X: np.ndarray) -> None:
         self.dictionaries_ = [clone(d).fit(X) for d in self.dictionaries]
 
@@ -163,7 +161,7 @@ class Concat(Dictionary):
         lag = self.n_lags
         blocks = []
         for d in self.dictionaries_:
-            blocks.append(d._transform(X[lag - d.n_lags :]))
+            blocks.append(d.transform(X[lag - d.n_lags :]))
         return np.hstack(blocks)
 
     def _n_output(self) -> int:
@@ -176,7 +174,7 @@ class Concat(Dictionary):
         return names
 
     def _kernel_spec(self) -> tuple[str, Any] | None:
-        specs = [d._kernel_spec() for d in self.dictionaries_]
+        specs = [d.kernel_spec() for d in self.dictionaries_]
         if any(s is None for s in specs):
             return None
         return "concat", {"parts": specs, "n_lags": [d.n_lags for d in self.dictionaries_]}

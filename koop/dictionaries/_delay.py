@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
-from koop.dictionaries._base import Dictionary, _check_positive_int
+from koop._kernels.features import delay_windows
+from koop._params import NON_NEGATIVE_INT, POSITIVE_INT
+from koop.dictionaries._base import Dictionary
 
-__all__ = ["TimeDelay"]
+__all__ = ["TimeDelay", "delay_windows"]
 
 
 class TimeDelay(Dictionary):
@@ -32,6 +36,9 @@ class TimeDelay(Dictionary):
     [[2.0, 1.0, 0.0], [3.0, 2.0, 1.0], [4.0, 3.0, 2.0]]
     """
 
+    _parameter_constraints: ClassVar[dict] = {"n_delays": NON_NEGATIVE_INT, "stride": POSITIVE_INT}
+    size_param = "n_delays"
+
     def __init__(self, n_delays: int = 1, stride: int = 1) -> None:
         self.n_delays = n_delays
         self.stride = stride
@@ -40,18 +47,9 @@ class TimeDelay(Dictionary):
     def n_lags(self) -> int:  # type: ignore[override]
         return int(self.n_delays) * int(self.stride)
 
-    def _validate_params_values(self) -> None:
-        _check_positive_int(self.n_delays, "n_delays", minimum=0)
-        _check_positive_int(self.stride, "stride")
-
     def _transform(self, X: np.ndarray) -> np.ndarray:
-        n_rows = X.shape[0] - self.n_lags
-        d = X.shape[1]
-        out = np.empty((n_rows, d * (self.n_delays + 1)), dtype=np.float64)
-        for lag in range(self.n_delays + 1):
-            start = self.n_lags - lag * self.stride
-            out[:, lag * d : (lag + 1) * d] = X[start : start + n_rows]
-        return out
+        windows = delay_windows(X, self.n_delays, self.stride)
+        return np.ascontiguousarray(windows.reshape(windows.shape[0], -1), dtype=np.float64)
 
     def _n_output(self) -> int:
         return self.n_features_in_ * (self.n_delays + 1)

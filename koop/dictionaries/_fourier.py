@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from sklearn.utils import check_random_state
 
-from koop.dictionaries._base import Dictionary, _check_positive_float, _check_positive_int
+from koop._params import POSITIVE_INT, POSITIVE_REAL, RANDOM_STATE
+from koop.dictionaries._base import Dictionary
 from koop.dictionaries._rbf import data_scale
 
 __all__ = ["RandomFourier"]
@@ -46,6 +49,11 @@ class RandomFourier(Dictionary):
     [[0.57735, 0.57735, 0.57735, 0.0, 0.0, 0.0]]
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        "n_features": POSITIVE_INT, "bandwidth": [*POSITIVE_REAL, None],
+        "random_state": RANDOM_STATE}
+    size_param = "n_features"
+
     def __init__(
         self,
         n_features: int = 100,
@@ -55,10 +63,6 @@ class RandomFourier(Dictionary):
         self.n_features = n_features
         self.bandwidth = bandwidth
         self.random_state = random_state
-
-    def _validate_params_values(self) -> None:
-        _check_positive_int(self.n_features, "n_features")
-        _check_positive_float(self.bandwidth, "bandwidth")
 
     def _fit(self, X: np.ndarray) -> None:
         rng = check_random_state(self.random_state)

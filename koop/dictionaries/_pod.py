@@ -2,13 +2,13 @@ r"""POD coordinates of a field: :math:`\psi(x) = U^* x`, streamed over feature b
 
 from __future__ import annotations
 
-from numbers import Integral, Real
+from numbers import Integral
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from koop._params import RANK, Interval
 from koop.data import check_array
 from koop.dictionaries._base import Dictionary
 
@@ -51,8 +51,7 @@ class POD(Dictionary):
     """
 
     _parameter_constraints: ClassVar[dict] = {
-        "rank": [None, Interval(Integral, 1, None, closed="left"),
-                 Interval(Real, 0, 1, closed="neither"), StrOptions({"optimal"})],
+        "rank": RANK,
         "block_bytes": [None, Interval(Integral, 1, None, closed="left")],
     }
 
@@ -73,8 +72,8 @@ class POD(Dictionary):
         -------
         self
         """
+        from koop._spectral.truncation import select_rank
         from koop._spectral.tsqr import BLOCK_BYTES, SnapshotSource, right_products, snapshot_factor
-        from koop.estimators._solvers import select_rank
 
         self._validate_params()
         X = check_array(X, name="X", allow_complex=True, lazy=True)
@@ -85,15 +84,7 @@ class POD(Dictionary):
         if r == 0:
             raise ValueError("X is zero: POD needs a non-zero field.")
         U = right_products(source, Vh[:r].conj().T / s[:r])
-        self._set_basis(U, s)
-        return self
-
-    def _set_basis(self, U: np.ndarray, s: np.ndarray) -> None:
-        self.components_ = np.asarray(U)
-        self.singular_values_ = np.asarray(s)
-        self.rank_ = int(U.shape[1])
-        self.n_features_in_ = int(U.shape[0])
-        self.n_output_features_ = self.rank_
+        return _set_basis(self, U, s)
 
     @classmethod
     def from_basis(cls, U: np.ndarray, singular_values: np.ndarray) -> POD:
@@ -105,9 +96,7 @@ class POD(Dictionary):
         >>> POD.from_basis(np.eye(3)[:, :2], np.array([2.0, 1.0])).rank_
         2
         """
-        pod = cls(rank=int(U.shape[1]))
-        pod._set_basis(U, singular_values)
-        return pod
+        return _set_basis(cls(rank=int(U.shape[1])), U, singular_values)
 
     def transform(self, X: Any) -> np.ndarray:
         r""":math:`\Psi = X\bar U`, the POD coordinates of each row.
@@ -129,3 +118,13 @@ class POD(Dictionary):
 
     def _feature_names(self, input_names: list[str]) -> list[str]:
         return [f"pod{i}" for i in range(self.rank_)]
+
+
+def _set_basis(pod: POD, U: np.ndarray, s: np.ndarray) -> POD:
+    """Make ``pod`` a fitted POD with basis ``U`` and singular values ``s``."""
+    pod.components_ = np.asarray(U)
+    pod.singular_values_ = np.asarray(s)
+    pod.rank_ = int(U.shape[1])
+    pod.n_features_in_ = int(U.shape[0])
+    pod.n_output_features_ = pod.rank_
+    return pod

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from itertools import combinations_with_replacement
+from typing import ClassVar
 
 import numpy as np
 
-from koop.dictionaries._base import Dictionary, _check_positive_int
+from koop._params import NON_NEGATIVE_INT
+from koop.dictionaries._base import Dictionary
 
 __all__ = ["Polynomial"]
 
@@ -38,14 +40,15 @@ class Polynomial(Dictionary):
     array([[1., 2., 3., 4., 6., 9.]])
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        "degree": NON_NEGATIVE_INT, "include_bias": ["boolean"]}
+    size_param = "degree"
+
     def __init__(self, degree: int = 2, include_bias: bool = True) -> None:
         self.degree = degree
         self.include_bias = include_bias
 
-    def _validate_params_values(self) -> None:
-        _check_positive_int(self.degree, "degree", minimum=0)
-        if not isinstance(self.include_bias, bool | np.bool_):
-            raise TypeError(f"include_bias must be True or False, got {self.include_bias!r}.")
+    def _check_params(self) -> None:
         if self.degree == 0 and not self.include_bias:
             raise ValueError("degree=0 without the bias leaves no functions.")
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 from sklearn.utils import check_random_state
 
-from koop.dictionaries._base import Dictionary, _check_positive_float, _check_positive_int
+from koop._params import POSITIVE_INT, POSITIVE_REAL, RANDOM_STATE, StrOptions
+from koop.dictionaries._base import Dictionary
 
 __all__ = ["RBF", "data_scale"]
 
@@ -15,7 +18,14 @@ _MAX_KMEANS_SAMPLES = 50_000
 def data_scale(X: np.ndarray) -> float:
     r"""Mean distance of the samples to their mean, :math:`\frac1N\sum_m \|x_m-\bar x\|`.
 
-    The width Colbrook & Townsend use for RBF dictionaries when none is given.
+    The width Colbrook & Townsend use for RBF dictionaries when none is given (and the
+    default bandwidth of :class:`RandomFourier` and of kernel EDMD).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> data_scale(np.array([[0.0, 0.0], [2.0, 0.0]]))
+    1.0
     """
     scale = float(np.mean(np.linalg.norm(X - X.mean(axis=0), axis=1)))
     return scale if scale > 0 else 1.0
@@ -55,6 +65,15 @@ class RBF(Dictionary):
     1.0
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        "n_centers": POSITIVE_INT,
+        "kernel": [StrOptions({"gaussian", "thinplate"})],
+        "width": [*POSITIVE_REAL, None],
+        "center_method": [StrOptions({"kmeans", "random"})],
+        "random_state": RANDOM_STATE,
+    }
+    size_param = "n_centers"
+
     def __init__(
         self,
         n_centers: int = 100,
@@ -68,16 +87,6 @@ class RBF(Dictionary):
         self.width = width
         self.center_method = center_method
         self.random_state = random_state
-
-    def _validate_params_values(self) -> None:
-        _check_positive_int(self.n_centers, "n_centers")
-        _check_positive_float(self.width, "width")
-        if self.kernel not in ("gaussian", "thinplate"):
-            raise ValueError(f"kernel must be 'gaussian' or 'thinplate', got {self.kernel!r}.")
-        if self.center_method not in ("kmeans", "random"):
-            raise ValueError(
-                f"center_method must be 'kmeans' or 'random', got {self.center_method!r}."
-            )
 
     def _fit(self, X: np.ndarray) -> None:
         rng = check_random_state(self.random_state)

@@ -17,23 +17,30 @@ its ``transform``. :class:`koop.estimators.neural.EDMDDL` wraps the whole proced
 
 from __future__ import annotations
 
-import numbers
-from typing import Any
+from numbers import Integral
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from koop._params import (
+    NON_NEGATIVE_REAL,
+    POSITIVE_INT,
+    POSITIVE_REAL,
+    Satisfies,
+    StrOptions,
+)
 from koop._torch_state import TorchStateMixin
 from koop.data import as_trajectories, check_array
-from koop.dictionaries._base import Dictionary, _check_positive_int
+from koop.dictionaries._base import Dictionary
 
-__all__ = ["NeuralDictionary", "train_edmd_dl"]
+__all__ = ["NeuralDictionary", "train_edmd_dl", "NEURAL_DICTIONARY_PARAMETERS"]
 
 _ACTIVATIONS = ("tanh", "relu", "elu", "softplus")
 
 
 def _network(n_in: int, hidden: tuple, n_out: int, activation: str, generator):
-    from koop.rnn._torch import import_torch
+    from koop._torch import import_torch
 
     torch = import_torch()
     act = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU, "elu": torch.nn.ELU,
@@ -76,7 +83,7 @@ def train_edmd_dl(lift, parameters, X, Y, *, n_iterations: int, n_epochs: int,
     losses : list of float
         Mean loss per outer iteration (evaluated on the full data after its epochs).
     """
-    from koop.rnn._torch import import_torch
+    from koop._torch import import_torch
 
     torch = import_torch()
     params = list(parameters)
@@ -113,6 +120,30 @@ def train_edmd_dl(lift, parameters, X, Y, *, n_iterations: int, n_epochs: int,
         losses.append(solve_k()[1])
     K, _ = solve_k()
     return K.cpu().numpy(), losses
+
+
+#: the constructor parameters of NeuralDictionary (EDMDDL passes them through)
+NEURAL_DICTIONARY_PARAMETERS: dict = {
+    "n_trainable": POSITIVE_INT,
+    "hidden_layers": [Satisfies(
+        lambda v: isinstance(v, tuple | list) and all(
+            isinstance(h, Integral) and not isinstance(h, bool) and h >= 1 for h in v),
+        "a tuple of positive ints")],
+    "activation": [StrOptions(set(_ACTIVATIONS))],
+    "include_state": ["boolean"],
+    "include_bias": ["boolean"],
+    "n_iterations": POSITIVE_INT,
+    "n_epochs": POSITIVE_INT,
+    "batch_size": POSITIVE_INT,
+    "learning_rate": POSITIVE_REAL,
+    "regularization": NON_NEGATIVE_REAL,
+    # a torch.device is accepted too; resolve_device checks it when fit starts
+    "device": [Satisfies(lambda v: isinstance(v, str) or type(v).__name__ == "device",
+                         "'cpu', 'cuda', 'auto' or a torch.device")],
+    "n_threads": [*POSITIVE_INT, None],
+    "random_state": ["random_state", np.random.Generator],
+    "verbose": ["verbose"],
+}
 
 
 class NeuralDictionary(TorchStateMixin, Dictionary):
@@ -188,6 +219,8 @@ class NeuralDictionary(TorchStateMixin, Dictionary):
     """
 
     _torch_modules = ("network_",)
+    _parameter_constraints: ClassVar[dict] = NEURAL_DICTIONARY_PARAMETERS
+    size_param = "n_trainable"
 
     def __init__(self, n_trainable: int = 10, hidden_layers: tuple = (64, 64),
                  activation: str = "tanh", include_state: bool = True,
@@ -211,27 +244,6 @@ class NeuralDictionary(TorchStateMixin, Dictionary):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _validate_params_values(self) -> None:
-        _check_positive_int(self.n_trainable, "n_trainable")
-        _check_positive_int(self.n_iterations, "n_iterations")
-        _check_positive_int(self.n_epochs, "n_epochs")
-        _check_positive_int(self.batch_size, "batch_size")
-        if self.n_threads is not None:
-            _check_positive_int(self.n_threads, "n_threads")
-        for h in tuple(self.hidden_layers):
-            _check_positive_int(h, "hidden_layers entries")
-        if self.activation not in _ACTIVATIONS:
-            raise ValueError(
-                f"activation must be one of {_ACTIVATIONS}, got {self.activation!r}."
-            )
-        for name, minimum in (("learning_rate", 0.0), ("regularization", None)):
-            value = getattr(self, name)
-            ok = not isinstance(value, bool) and isinstance(value, numbers.Real)
-            ok = ok and np.isfinite(value) and (value > 0 if minimum == 0.0 else value >= 0)
-            if not ok:
-                kind = "positive" if minimum == 0.0 else "non-negative"
-                raise ValueError(f"{name} must be a {kind} finite number, got {value!r}.")
-
     def fit(self, X: Any, y: Any = None) -> NeuralDictionary:
         """Train the network and the Koopman matrix on snapshot pairs.
 
@@ -246,13 +258,13 @@ class NeuralDictionary(TorchStateMixin, Dictionary):
         -------
         self
         """
-        self._validate_params_values()
+        self._validate_params()
         data = as_trajectories(X, y, name="X", min_pairs=1)
         Xp, Yp = data.pairs()
         return self._fit_pairs(np.asarray(Xp, dtype=np.float64), np.asarray(Yp, dtype=np.float64))
 
     def _fit_pairs(self, X: np.ndarray, Y: np.ndarray) -> NeuralDictionary:
-        from koop.rnn._torch import import_torch, make_generator, resolve_device, torch_threads
+        from koop._torch import import_torch, make_generator, resolve_device, torch_threads
 
         torch = import_torch()
         generator, _ = make_generator(self.random_state)
@@ -284,14 +296,14 @@ class NeuralDictionary(TorchStateMixin, Dictionary):
 
     def _build_torch_module(self, name: str):
         """An untrained network of the fitted shape (koop.io loads weights into it)."""
-        from koop.rnn._torch import make_generator
+        from koop._torch import make_generator
 
         generator, _ = make_generator(0)  # the initial weights are overwritten
         return _network(self.n_features_in_, tuple(self.hidden_layers), self.n_trainable,
                         self.activation, generator)
 
     def _lift_torch(self, x):
-        from koop.rnn._torch import import_torch
+        from koop._torch import import_torch
 
         torch = import_torch()
         mean = torch.as_tensor(self.mean_, device=x.device)
@@ -305,7 +317,7 @@ class NeuralDictionary(TorchStateMixin, Dictionary):
         return torch.cat(parts, dim=1)
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
-        from koop.rnn._torch import import_torch
+        from koop._torch import import_torch
 
         torch = import_torch()
         with torch.no_grad():

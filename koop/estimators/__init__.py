@@ -1,4 +1,4 @@
-"""Koopman estimators: DMD, EDMD, KernelEDMD, ResDMD, HankelDMD, HAVOK.
+"""Koopman estimators: DMD, EDMD, KernelEDMD, ResDMD, HankelDMD, HAVOK, RRR, KernelRRR.
 
 All share the scikit-learn contract of :class:`koop.base.KoopmanEstimator`.
 """
@@ -9,7 +9,10 @@ from koop.estimators._edmd import EDMD
 from koop.estimators._hankel import HankelDMD
 from koop.estimators._havok import HAVOK
 from koop.estimators._kernel_edmd import KernelEDMD
+from koop.estimators._kernel_rrr import KernelRRR
 from koop.estimators._mpedmd import MPEDMD
 from koop.estimators._resdmd import ResDMD
+from koop.estimators._rrr import RRR
 
-__all__ = ["DMD", "EDMD", "ResDMD", "MPEDMD", "KernelEDMD", "HankelDMD", "HAVOK", "BOPDMD"]
+__all__ = ["DMD", "EDMD", "ResDMD", "MPEDMD", "KernelEDMD", "HankelDMD", "HAVOK",
+           "RRR", "KernelRRR", "BOPDMD"]

@@ -7,12 +7,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 import scipy.optimize
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from koop._params import RANK, Interval
+from koop._spectral.truncation import select_rank
 from koop.base import KoopmanEstimator
 from koop.data import as_trajectories
-from koop.estimators._solvers import select_rank
 
 __all__ = ["BOPDMD", "optdmd"]
 
@@ -164,8 +164,7 @@ class BOPDMD(KoopmanEstimator):
     """
 
     _parameter_constraints: ClassVar[dict] = {
-        "rank": [None, Interval(Integral, 1, None, closed="left"),
-                 Interval(Real, 0, 1, closed="neither"), StrOptions({"optimal"})],
+        "rank": RANK,
         "n_bags": [Interval(Integral, 0, None, closed="left")],
         "bag_fraction": [Interval(Real, 0, 1, closed="right")],
         "random_state": ["random_state"],
@@ -201,7 +200,7 @@ class BOPDMD(KoopmanEstimator):
         self
         """
         from koop._spectral.tsqr import BLOCK_BYTES, SnapshotSource, right_products, snapshot_factor
-        from koop.dictionaries._pod import POD
+        from koop.dictionaries import POD
 
         self._validate_params()
         if y is not None:
@@ -225,8 +224,12 @@ class BOPDMD(KoopmanEstimator):
                              f"{t.shape}.")
         if not (np.diff(t) > 0).all():
             raise ValueError("t must increase strictly (sort the snapshots by time).")
-        source = SnapshotSource([S.astype(np.complex128) if np.dtype(S.dtype).kind == "c"
-                                 else S], self.block_bytes or BLOCK_BYTES)
+        kind = np.dtype(S.dtype)
+        if kind.kind == "c":
+            S = S.astype(np.complex128)
+        elif kind not in (np.float32, np.float64):  # float16, ints: LAPACK needs float
+            S = S.astype(np.float64)
+        source = SnapshotSource([S], self.block_bytes or BLOCK_BYTES)
         R = snapshot_factor(source)
         _, s, Vh = np.linalg.svd(R, full_matrices=False)
         r = select_rank(s, self.rank, S.shape)
@@ -306,4 +309,4 @@ class BOPDMD(KoopmanEstimator):
         t = np.atleast_1d(np.asarray(t, dtype=np.float64))
         out = (np.exp(np.outer(t, self.continuous_eigenvalues_)) * self.amplitudes_) @ \
             self.modes_.T
-        return self._real_if_real(out)
+        return self.model_.real_if_real(out)

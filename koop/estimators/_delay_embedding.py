@@ -26,7 +26,8 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 import scipy.linalg
-from numpy.lib.stride_tricks import sliding_window_view
+
+from koop.dictionaries import delay_windows
 
 __all__ = ["hankel_view", "hankel_blocks", "hankel_svd", "project_windows",
            "central_difference"]
@@ -37,16 +38,10 @@ _BLOCK_BYTES = 16 * 2**20
 def hankel_view(x: np.ndarray, n_delays: int) -> np.ndarray:
     """Strided (read-only, no copy) view ``(n - q, q + 1, d)`` of the delay windows.
 
-    ``view[i, lag, j]`` is ``x[i + q - lag, j]``: window ``i`` ends at sample ``i + q``.
+    ``view[i, lag, j]`` is ``x[i + q - lag, j]``: window ``i`` ends at sample ``i + q``
+    (:func:`koop.dictionaries.delay_windows` with stride 1).
     """
-    x = np.asarray(x)
-    if x.ndim == 1:
-        x = x[:, None]
-    rev = x[::-1]
-    # windows of the reversed series are newest-first; reversing the window axis puts
-    # the window ending at sample q first
-    win = sliding_window_view(rev, n_delays + 1, axis=0)[::-1]
-    return np.moveaxis(win, 2, 1)
+    return delay_windows(x, n_delays)
 
 
 def _block_rows(n_columns: int) -> int:

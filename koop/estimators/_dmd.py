@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from numbers import Integral, Real
+from numbers import Integral
 from typing import Any, ClassVar
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from koop._params import RANK, Interval, StrOptions
 from koop.base import KoopmanEstimator
 from koop.data import as_trajectories, is_dask_array
 from koop.estimators._snapshots import METHODS, snapshot_dmd
 from koop.gram import GramMatrices
 
 __all__ = ["DMD"]
-
-# a d x d koopman_matrix_ beyond this many features is refused (it would hold d^2 values)
-_MAX_DENSE_FEATURES = 10_000
-
 
 def snapshot_rows(data) -> tuple[list, np.ndarray, np.ndarray]:
     """The snapshot matrix of validated data as row blocks, and the rows of X and Y."""
@@ -96,6 +92,10 @@ class DMD(KoopmanEstimator):
     mode_coefficients_ : ndarray of complex (n_snapshots, rank_)
         ``modes_`` :math:`= S^\top C` for the training snapshot matrix :math:`S` (rows as
         passed to ``fit``); :meth:`write_modes` recomputes the modes from it on disk.
+    koopman_matrix_ : ndarray (rank_, rank_)
+        The Koopman matrix on the dictionary (POD) coordinates, :math:`\tilde A^\top`
+        (:math:`=G^{-1}A` of ``gram_`` for exact DMD); the :math:`d\times d`
+        state-space matrix :math:`U\tilde AU^*` is never formed.
     gram_ : GramMatrices
         :math:`G, A, L` (:math:`r\times r`) and :math:`C` (:math:`r\times d`) of the POD
         coordinates, weights :math:`1/N`.
@@ -118,9 +118,9 @@ class DMD(KoopmanEstimator):
     [2.0, -2.0]
     """
 
+    _accepts_complex = True
     _parameter_constraints: ClassVar[dict] = {
-        "rank": [None, Interval(Integral, 1, None, closed="left"),
-                 Interval(Real, 0, 1, closed="neither"), StrOptions({"optimal"})],
+        "rank": RANK,
         "method": [StrOptions(set(METHODS))],
         "block_bytes": [None, Interval(Integral, 1, None, closed="left")],
     }
@@ -148,11 +148,9 @@ class DMD(KoopmanEstimator):
         self
         """
         from koop._spectral.tsqr import BLOCK_BYTES, SnapshotSource, right_products, snapshot_factor
-        from koop.dictionaries._pod import POD
+        from koop.dictionaries import POD
 
-        self._validate_params()
-        data = as_trajectories(X, y, dt=dt, name="X", min_pairs=2, lazy=True,
-                               allow_complex=True)
+        data = self._start_fit(X, y, dt, lazy=True)
         parts, ix, iy = snapshot_rows(data)
         if np.dtype(data.dtype).kind == "c":
             parts = [p.astype(np.complex128) for p in parts]
@@ -184,8 +182,6 @@ class DMD(KoopmanEstimator):
         del both
         if d <= source.n_rows:  # R = S^T (Q = I): U straight from the SVD, orthonormal
             U = np.ascontiguousarray(sol.left.astype(U.dtype, copy=False))
-        self.n_features_in_ = d
-        self._set_feature_names(data)
         if data.layout is not None:
             self.field_ = data.layout
         elif "field_" in self.__dict__:
@@ -193,8 +189,8 @@ class DMD(KoopmanEstimator):
         self.dictionary_ = POD.from_basis(U, sol.singular_values)
         self.singular_values_ = sol.singular_values
         self.rank_ = r
-        self._set_reduced_model(np.eye(r, dtype=U.dtype), sol.atilde.T, U.T.copy(), data.dt)
-        self.modes_ = np.asarray(modes, dtype=np.complex128)
+        self._set_reduced_model(np.eye(r, dtype=U.dtype), sol.atilde.T, U.T.copy(), data.dt,
+                                modes=modes)
         self.mode_coefficients_ = sol.mode_coefs
         x0 = parts[0][0]
         x0 = np.asarray(x0.compute() if is_dask_array(x0) else x0)
@@ -282,7 +278,7 @@ class DMD(KoopmanEstimator):
         coords = {"time": np.arange(n_steps) * (self.dt_ if self.dt_ is not None else 1.0)}
         return unflatten(values, self.field_, ("time",), coords)
 
-    def _lift(self, X: Any, name: str = "X") -> np.ndarray:
+    def _psi(self, X: Any, name: str = "X") -> np.ndarray:
         from koop.data import check_array
 
         check_is_fitted(self, "reduced_matrix_")
@@ -327,18 +323,4 @@ class DMD(KoopmanEstimator):
             raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}.")
         powers = self.eigenvalues_[None, :] ** np.arange(n_steps)[:, None]
         out = (powers * self.amplitudes_) @ self.modes_.T
-        return self._real_if_real(out)
-
-    @property
-    def koopman_matrix_(self) -> np.ndarray:  # type: ignore[override]
-        r""":math:`A^\top`, the projected DMD operator acting on row vectors
-        (:math:`d\times d`; refused beyond 10 000 features: use ``reduced_matrix_``)."""
-        check_is_fitted(self, "reduced_matrix_")
-        d = self.n_features_in_
-        if d > _MAX_DENSE_FEATURES:
-            raise ValueError(
-                f"koopman_matrix_ would be {d} x {d} ({d * d * 8 / 2**30:.1f} GiB); on a "
-                "field use reduced_matrix_ (the operator in POD coordinates) and modes_."
-            )
-        Ubar = self.dictionary_.components_.conj()
-        return Ubar @ self.reduced_matrix_ @ self.state_map_
+        return self.model_.real_if_real(out)

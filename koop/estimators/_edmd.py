@@ -2,38 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.utils.validation import check_is_fitted
 
+from koop._params import (
+    CHUNK_SIZE,
+    NON_NEGATIVE_REAL,
+    RANK,
+    RCOND,
+    StrOptions,
+    instance_of,
+)
 from koop.base import KoopmanEstimator
 from koop.dictionaries import Dictionary, Identity
-from koop.estimators._solvers import (
-    _check_dictionary_param,
-    _check_rank_param,
-    _check_rcond_param,
-    edmd_solve,
-)
-from koop.gram import BACKENDS, build_gram
+from koop.estimators._solvers import ReducedModel, edmd_solve
+from koop.gram import BACKENDS, GramMatrices, build_gram
 
 __all__ = ["EDMD"]
 
-
-def _check_edmd_params(est) -> None:
-    _check_dictionary_param(est.dictionary)
-    _check_rank_param(est.rank)
-    if isinstance(est.rank, str):
-        raise ValueError("EDMD takes rank as a positive int or None.")
-    reg = est.regularization
-    if isinstance(reg, bool) or not isinstance(reg, int | float | np.integer | np.floating):
-        raise TypeError(f"regularization must be a non-negative number, got {reg!r}.")
-    if not np.isfinite(reg) or reg < 0:
-        raise ValueError(f"regularization must be finite and >= 0, got {reg}.")
-    if est.backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {est.backend!r}.")
-    _check_rcond_param(est.rcond)
+#: the ``dictionary`` parameter of the EDMD family
+DICTIONARY = [instance_of(Dictionary, "a koop dictionary (koop.dictionaries)"), None]
+BACKEND = [StrOptions(set(BACKENDS))]
 
 
 class EDMD(KoopmanEstimator):
@@ -53,8 +44,11 @@ class EDMD(KoopmanEstimator):
     dictionary : Dictionary, optional
         Observables; default :class:`~koop.dictionaries.Identity` (exact DMD, untruncated).
         Cloned and fitted on the training data (``dictionary_``).
-    rank : int, optional
-        Keep at most this many leading directions of :math:`G` (a PCA of the dictionary).
+    rank : int, float in (0, 1), "optimal" or None
+        Truncate to the leading directions of :math:`G` (a PCA of the dictionary): at
+        most this many, the fewest holding this fraction of :math:`\operatorname{tr} G`,
+        or Gavish-Donoho's hard threshold (see
+        :func:`~koop._spectral.truncation.select_rank`); None keeps the numerical rank.
     regularization : float, default=0.0
         Tikhonov parameter :math:`\gamma` added to :math:`G`.
     backend : {"numba", "numpy", "dask", "torch"}, default="numba"
@@ -73,7 +67,8 @@ class EDMD(KoopmanEstimator):
     eigenvalues_, eigenvectors_, modes_, continuous_eigenvalues_
         See :class:`~koop.base.KoopmanEstimator`.
     koopman_matrix_ : ndarray (M, M)
-        :math:`G^{+}A`.
+        :math:`QK_rQ^+` (:math:`G^{+}A` when nothing is truncated), see
+        :meth:`koop.base.KoopmanModel.koopman_matrix`.
     n_features_in_ : int
 
     References
@@ -92,10 +87,19 @@ class EDMD(KoopmanEstimator):
     [1.0, 0.9, 0.81]
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        "dictionary": DICTIONARY,
+        "rank": RANK,
+        "regularization": NON_NEGATIVE_REAL,
+        "backend": BACKEND,
+        "chunk_size": CHUNK_SIZE,
+        "rcond": RCOND,
+    }
+
     def __init__(
         self,
         dictionary: Dictionary | None = None,
-        rank: int | None = None,
+        rank: int | float | str | None = None,
         regularization: float = 0.0,
         backend: str = "numba",
         chunk_size: int | None = None,
@@ -107,10 +111,6 @@ class EDMD(KoopmanEstimator):
         self.backend = backend
         self.chunk_size = chunk_size
         self.rcond = rcond
-
-    def _fit_dictionary(self, data) -> Dictionary:
-        dictionary = Identity() if self.dictionary is None else clone(self.dictionary)
-        return dictionary.fit(data.stacked() if not _is_lazy(data) else _sample(data))
 
     def fit(self, X: Any, y: Any = None, *, dt: float | None = None,
             weights: Any = None) -> EDMD:
@@ -131,25 +131,42 @@ class EDMD(KoopmanEstimator):
         -------
         self
         """
-        _check_edmd_params(self)
-        data = self._validate_training_data(X, y, dt, lazy=self.backend == "dask")
-        self.n_features_in_ = data.n_features
-        self._set_feature_names(data)
-        self.dictionary_ = self._fit_dictionary(data)
-        self.gram_ = build_gram(self.dictionary_, data, weights=weights,
-                                chunk_size=self.chunk_size, backend=self.backend)
-        model = edmd_solve(self.gram_.G, self.gram_.A, self.gram_.C, rank=self.rank,
-                           regularization=self.regularization, rcond=self.rcond)
-        self.n_dropped_directions_ = model.n_dropped
-        self._set_reduced_model(model.basis, model.reduced, model.state_map, data.dt)
+        data = self._start_fit(X, y, dt, lazy=self.backend == "dask")
+        self.dictionary_ = fit_dictionary(self.dictionary, data)
+        self.gram_, reduced = solve_edmd(
+            self.dictionary_, data, weights=weights, chunk_size=self.chunk_size,
+            backend=self.backend, rank=self.rank, regularization=self.regularization,
+            rcond=self.rcond)
+        self.n_dropped_directions_ = reduced.n_dropped
+        self._set_reduced_model(reduced.basis, reduced.reduced, reduced.state_map, data.dt)
         return self
 
-    @property
-    def koopman_matrix_(self) -> np.ndarray:  # type: ignore[override]
-        r""":math:`K = G^{+}A` (M x M), the pseudo-inverse on the retained span."""
-        check_is_fitted(self, "reduced_matrix_")
-        Q = self.basis_
-        return Q @ (Q.conj().T @ self.gram_.A)
+
+def fit_dictionary(dictionary: Dictionary | None, data) -> Dictionary:
+    """A fitted clone of ``dictionary`` (default Identity) on the samples of ``data``."""
+    dictionary = Identity() if dictionary is None else clone(dictionary)
+    return dictionary.fit(training_states(data))
+
+
+def training_states(data) -> np.ndarray:
+    """The samples a dictionary is fitted on: all of them, or evenly spaced rows of lazy
+    (dask) data, so that fitting never loads a lazy data set whole."""
+    return data.stacked() if not _is_lazy(data) else _sample(data)
+
+
+def solve_edmd(dictionary: Dictionary, data, *, weights: Any = None,
+               chunk_size: int | None = None, backend: str = "numba", rank: Any = None,
+               regularization: float = 0.0, rcond: float | None = None
+               ) -> tuple[GramMatrices, ReducedModel]:
+    """The EDMD solve on a fitted dictionary: the Gram matrices and :math:`K = G^+A`.
+
+    Shared by :class:`EDMD` and :class:`~koop.estimators.neural.EDMDDL` (which learns
+    its dictionary first); see :func:`~koop.estimators._solvers.edmd_solve`.
+    """
+    gram = build_gram(dictionary, data, weights=weights, chunk_size=chunk_size,
+                      backend=backend)
+    return gram, edmd_solve(gram.G, gram.A, gram.C, rank=rank, regularization=regularization,
+                            rcond=rcond, n_samples=gram.n_samples)
 
 
 def _is_lazy(data) -> bool:

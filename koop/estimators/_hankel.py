@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from numbers import Integral
+from typing import Any, ClassVar
 
 import numpy as np
 
+from koop._params import POSITIVE_INT, RANK
+from koop._spectral.truncation import select_rank
 from koop.base import KoopmanEstimator
 from koop.dictionaries import TimeDelay
-from koop.dictionaries._base import _check_positive_int
 from koop.estimators._delay_embedding import hankel_blocks, hankel_svd
-from koop.estimators._solvers import _check_rank_param, select_rank
-from koop.gram import BACKENDS, build_gram
+from koop.estimators._edmd import BACKEND
+from koop.gram import build_gram
 
 __all__ = ["HankelDMD", "delay_rank"]
 
@@ -27,18 +29,9 @@ def delay_rank(s: np.ndarray, rank: Any, shape: tuple[int, int]) -> int:
     \sigma_1`; so an explicit integer rank is capped only there. Other ``rank`` values
     (None, a float energy fraction, ``"optimal"``) follow ``select_rank``.
     """
-    s = np.asarray(s)
-    if (isinstance(rank, int | np.integer) and not isinstance(rank, bool)) or (
-        isinstance(rank, float | np.floating) and float(rank).is_integer() and rank >= 1
-    ):
-        resolved = int(np.count_nonzero(s > s[0] * shape[1] * np.finfo(float).eps))
-        return max(min(int(rank), resolved), 1)
+    if isinstance(rank, Integral) and not isinstance(rank, bool):
+        return select_rank(s, rank, shape, cutoff=shape[1] * np.finfo(float).eps)
     return select_rank(s, rank, shape)
-
-
-def _check_hankel_params(est) -> None:
-    _check_positive_int(est.n_delays, "n_delays")
-    _check_rank_param(est.rank)
 
 
 class HankelDMD(KoopmanEstimator):
@@ -111,6 +104,9 @@ class HankelDMD(KoopmanEstimator):
     [-1.414214, -1.0, 1.0, 1.414214]
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        "n_delays": POSITIVE_INT, "rank": RANK, "backend": BACKEND, "compute_gram": ["boolean"]}
+
     def __init__(self, n_delays: int = 10, rank: int | float | str | None = None,
                  backend: str = "numba", compute_gram: bool = True) -> None:
         self.n_delays = n_delays
@@ -134,16 +130,7 @@ class HankelDMD(KoopmanEstimator):
         -------
         self
         """
-        _check_hankel_params(self)
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}.")
-        data = self._validate_training_data(X, None, dt)
-        if y is not None:
-            raise ValueError(
-                "HankelDMD needs trajectories (delay windows of consecutive samples), not "
-                f"snapshot pairs: got X with {data.n_features} feature(s) and a y; pass X "
-                "only."
-            )
+        data = self._start_fit(X, y, dt, pairs=False)
         q = int(self.n_delays)
         trajs = [np.asarray(t, dtype=np.float64) for t in data.trajectories]
         n_pairs = data.n_pairs(q)
@@ -153,8 +140,6 @@ class HankelDMD(KoopmanEstimator):
                 f"lengths {list(data.lengths)}); each trajectory needs at least "
                 f"{q + 2} samples. Use fewer delays or longer trajectories."
             )
-        self.n_features_in_ = data.n_features
-        self._set_feature_names(data)
         self.dictionary_ = TimeDelay(n_delays=q).fit(trajs[0][: q + 1])
         m = self.dictionary_.n_output_features_
         s, U = hankel_svd(trajs, q, stop=1)

@@ -3,12 +3,14 @@ r"""HAVOK: Hankel alternative view of Koopman (Brunton et al. 2017)."""
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.linalg
 from sklearn.utils.validation import check_is_fitted
 
+from koop._params import POSITIVE_INT, RANK
+from koop._spectral.truncation import select_rank
 from koop.base import KoopmanEstimator
 from koop.data import check_array
 from koop.dictionaries import TimeDelay
@@ -22,7 +24,7 @@ from koop.estimators._forcing import (
     forcing_statistics,
     precursor_test,
 )
-from koop.estimators._hankel import _check_hankel_params, delay_rank
+from koop.estimators._hankel import delay_rank
 from koop.exceptions import RankDeficiencyWarning
 
 __all__ = ["HAVOK"]
@@ -62,12 +64,13 @@ class HAVOK(KoopmanEstimator):
     n_delays : int, default=99
         Number of delays :math:`q` (windows of :math:`q+1` samples, as in ``TimeDelay``);
         the paper's Hankel matrix with 100 rows is ``n_delays=99``.
-    rank : int, float or "optimal", default=15
+    rank : int, float in (0, 1), "optimal" or None, default=15
         Number :math:`r` of delay coordinates, the forcing included (``rank >= 2``). An
         integer is used as given (the paper's :math:`r`), with a
         :class:`~koop.exceptions.RankDeficiencyWarning` when :math:`\sigma_r \le
-        (q+1)d\,\varepsilon\sigma_1` (the forcing is then rounding noise); a float energy
-        fraction or ``"optimal"`` (Gavish-Donoho) selects it from the singular values.
+        (q+1)d\,\varepsilon\sigma_1` (the forcing is then rounding noise); an energy
+        fraction, ``"optimal"`` (Gavish-Donoho) or None (the numerical rank) selects it
+        from the singular values (:func:`~koop._spectral.truncation.select_rank`).
 
     Attributes
     ----------
@@ -109,6 +112,8 @@ class HAVOK(KoopmanEstimator):
     True
     """
 
+    _parameter_constraints: ClassVar[dict] = {"n_delays": POSITIVE_INT, "rank": RANK}
+
     def __init__(self, n_delays: int = 99, rank: int | float | str = 15) -> None:
         self.n_delays = n_delays
         self.rank = rank
@@ -129,13 +134,7 @@ class HAVOK(KoopmanEstimator):
         -------
         self
         """
-        _check_hankel_params(self)
-        data = self._validate_training_data(X, None, dt)
-        if y is not None:
-            raise ValueError(
-                f"HAVOK needs trajectories, not snapshot pairs: got X with "
-                f"{data.n_features} feature(s) and a y; pass X only."
-            )
+        data = self._start_fit(X, y, dt, pairs=False)
         if data.dt is None:
             raise ValueError(
                 "HAVOK needs the sampling interval for its derivatives: pass dt= (or an "
@@ -149,8 +148,6 @@ class HAVOK(KoopmanEstimator):
                 f"HAVOK with n_delays={q} needs at least {q + 5} samples per trajectory "
                 f"(5 windows for the derivative stencil); got lengths {list(data.lengths)}."
             )
-        self.n_features_in_ = data.n_features
-        self._set_feature_names(data)
         self.dictionary_ = TimeDelay(n_delays=q).fit(trajs[0][: q + 1])
         m = self.dictionary_.n_output_features_
         s, U = hankel_svd(trajs, q)
@@ -158,7 +155,7 @@ class HAVOK(KoopmanEstimator):
         if isinstance(self.rank, int | np.integer) and not isinstance(self.rank, bool):
             # an explicit rank is the paper's r: honoured even below the resolution
             # M eps sigma_1, with a warning, since v_r is then rounding noise
-            r = min(int(self.rank), s.shape[0])
+            r = select_rank(s, self.rank, cutoff=None)
             if r >= 2 and s[r - 1] <= s[0] * m * np.finfo(float).eps:
                 warnings.warn(
                     f"sigma_{r} / sigma_1 = {s[r - 1] / s[0]:.1e} is below the resolution "

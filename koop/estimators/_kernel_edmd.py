@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.linalg
 from sklearn.utils import check_random_state
 
-from koop.dictionaries import Dictionary
-from koop.dictionaries._rbf import data_scale
-from koop.estimators._resdmd import ResDMD
+from koop._params import (
+    CHUNK_SIZE,
+    POSITIVE_INT,
+    POSITIVE_REAL,
+    RANDOM_STATE,
+    RANK,
+    Interval,
+    Real,
+    StrOptions,
+)
+from koop._spectral.truncation import select_rank
+from koop.base import KoopmanEstimator
+from koop.dictionaries import Dictionary, data_scale
+from koop.estimators._resdmd import _SORTS, VALIDATION_DATA, VerifiedSpectrum, solve_residual_dmd
 
 __all__ = ["KernelEDMD"]
 
@@ -33,6 +44,10 @@ def kernel_matrix(kernel: str, X: np.ndarray, C: np.ndarray, width: float,
 class _KernelFeatures(Dictionary):
     r"""The dictionary a kernel induces: :math:`\psi(x) = k(x, C)\,P`."""
 
+    _parameter_constraints: ClassVar[dict] = {
+        "kernel": [StrOptions(set(_KERNELS))], "width": POSITIVE_REAL, "degree": POSITIVE_INT,
+        "centers": ["array-like", None], "projection": ["array-like", None]}
+
     def __init__(self, kernel="gaussian", width=1.0, degree=2, centers=None, projection=None):
         self.kernel = kernel
         self.width = width
@@ -51,7 +66,7 @@ class _KernelFeatures(Dictionary):
         return [f"kernel{j}" for j in range(self._n_output())]
 
 
-class KernelEDMD(ResDMD):
+class KernelEDMD(VerifiedSpectrum, KoopmanEstimator):
     r"""Kernel EDMD (Williams, Rowley & Kevrekidis 2015) with ResDMD residuals.
 
     The kernel trick replaces the dictionary by snapshot Gram matrices: with centers
@@ -67,8 +82,10 @@ class KernelEDMD(ResDMD):
     :math:`\hat K = S^{-1/2}U^*\hat A U S^{-1/2}`, :math:`\hat A_{ij} = k(y_i, x_j)`; with
     fewer centers it is its Nyström approximation, at cost :math:`O(Nn^2)` instead of
     :math:`O(N^3)`. Everything else (QR factor, residuals, pseudospectra, ``verified``) is
-    :class:`ResDMD` on the induced dictionary, as in Colbrook & Townsend's kernelized
-    ResDMD; pass ``validation_data`` for residuals independent of the centers.
+    the ResDMD solve on the induced dictionary
+    (:func:`~koop.estimators._resdmd.solve_residual_dmd`), as in Colbrook & Townsend's
+    kernelized ResDMD; pass ``validation_data`` for residuals independent of the
+    centers.
 
     Parameters
     ----------
@@ -85,7 +102,10 @@ class KernelEDMD(ResDMD):
         beyond a few thousand samples pass ``n_components``.
     cutoff : float, default=1e-12
         Relative eigenvalue cut-off of :math:`\hat G`.
-    rank, chunk_size, validation_data, sort_by
+    rank : int, float in (0, 1), "optimal" or None
+        Truncation of the spectrum of :math:`\hat G` (after ``cutoff``), with the contract
+        of :func:`~koop._spectral.truncation.select_rank`.
+    chunk_size, validation_data, sort_by
         As in :class:`ResDMD`.
     random_state : int, RandomState or None
         Choice of the Nyström centers.
@@ -121,7 +141,7 @@ class KernelEDMD(ResDMD):
         degree: int = 2,
         n_components: int | None = None,
         cutoff: float = 1e-12,
-        rank: int | None = None,
+        rank: int | float | str | None = None,
         chunk_size: int | None = None,
         validation_data: Any = None,
         sort_by: str = "modulus",
@@ -138,26 +158,23 @@ class KernelEDMD(ResDMD):
         self.sort_by = sort_by
         self.random_state = random_state
 
-    # ResDMD's dictionary is induced by the kernel here; rcond keeps its default
-    dictionary = None
-    rcond = None
+    _parameter_constraints: ClassVar[dict] = {
+        "kernel": [StrOptions(set(_KERNELS))],
+        "width": [*POSITIVE_REAL, None],
+        "degree": POSITIVE_INT,
+        "n_components": [*POSITIVE_INT, None],
+        "cutoff": [Interval(Real, 0, 1, closed="left")],
+        "rank": RANK,
+        "chunk_size": CHUNK_SIZE,
+        "validation_data": VALIDATION_DATA,
+        "sort_by": [StrOptions(set(_SORTS))],
+        "random_state": RANDOM_STATE,
+    }
 
-    def _check_kernel_params(self) -> None:
-        if self.kernel not in _KERNELS:
-            raise ValueError(f"kernel must be one of {_KERNELS}, got {self.kernel!r}.")
-        if self.width is not None and (isinstance(self.width, bool) or not isinstance(
-                self.width, int | float) or not np.isfinite(self.width) or self.width <= 0):
-            raise ValueError(f"width must be a positive number or None, got {self.width!r}.")
-        if isinstance(self.degree, bool) or not isinstance(self.degree, int) or self.degree < 1:
-            raise ValueError(f"degree must be a positive int, got {self.degree!r}.")
-        if self.n_components is not None and (
-                isinstance(self.n_components, bool) or not isinstance(self.n_components, int)
-                or self.n_components < 1):
-            raise ValueError(f"n_components must be a positive int or None, got "
-                             f"{self.n_components!r}.")
-        if isinstance(self.cutoff, bool) or not isinstance(self.cutoff, int | float) or not (
-                0 <= self.cutoff < 1):
-            raise ValueError(f"cutoff must be a number in [0, 1), got {self.cutoff!r}.")
+    @property
+    def dictionary_size_param(self) -> str:
+        """The number of Nyström centers sets the size of the induced dictionary."""
+        return "n_components"
 
     def fit(self, X: Any, y: Any = None, *, dt: float | None = None,
             weights: Any = None) -> KernelEDMD:
@@ -176,11 +193,7 @@ class KernelEDMD(ResDMD):
         -------
         self
         """
-        self._check_kernel_params()
-        self._check_params()
-        data = self._validate_training_data(X, y, dt)
-        self.n_features_in_ = data.n_features
-        self._set_feature_names(data)
+        data = self._start_fit(X, y, dt)
         Xp, _ = data.pairs()
         Xp = np.asarray(Xp, dtype=np.float64)
         n = Xp.shape[0]
@@ -194,14 +207,15 @@ class KernelEDMD(ResDMD):
         s, U = scipy.linalg.eigh(0.5 * (Ghat + Ghat.T))
         order = np.argsort(s)[::-1]
         s, U = s[order], U[:, order]
-        keep = int(np.count_nonzero(s > max(self.cutoff, 0.0) * s[0]))
-        if self.rank is not None:
-            keep = min(keep, int(self.rank))
-        keep = max(keep, 1)
+        keep = select_rank(s, self.rank, (n, centers.shape[0]), cutoff=self.cutoff,
+                           squared=True)
         P = U[:, :keep] / np.sqrt(s[:keep])
         self.centers_ = centers
         self.width_ = width
         self.dictionary_ = _KernelFeatures(self.kernel, width, self.degree, centers, P).fit(
             centers[:1])
-        self._fit_factor(data, weights)
+        # the kernel's spectrum is truncated already: the pencil keeps the numerical rank
+        self._set_residual_fit(solve_residual_dmd(
+            self.dictionary_, data, weights, chunk_size=self.chunk_size, rcond=None,
+            rank=None, validation_data=self.validation_data, sort_by=self.sort_by))
         return self

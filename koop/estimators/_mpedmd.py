@@ -7,8 +7,7 @@ from typing import Any
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from koop._spectral.unitary import procrustes_unitary, unitary_eigh
-from koop.estimators._resdmd import ResDMD, _observable_coordinates
+from koop.estimators._resdmd import ResDMD
 
 __all__ = ["MPEDMD"]
 
@@ -53,21 +52,7 @@ class MPEDMD(ResDMD):
     [-0.9, -0.6, -0.3, 0.0, 0.3, 0.6, 0.9]
     """
 
-    def _reduced_operator(self, pencil):
-        return procrustes_unitary(pencil.K)
-
-    def _after_spectrum(self) -> None:
-        lam, Z = unitary_eigh(self.reduced_matrix_)
-        order = np.lexsort((-np.angle(lam), np.abs(np.angle(lam)).round(13)))
-        lam, Z = lam[order], Z[:, order]
-        self.eigenvalues_ = lam
-        self._eigvecs_reduced_ = Z
-        self.eigenvectors_ = self.basis_ @ Z
-        # Z is unitary, so the modes are Z^* C_r
-        self.modes_ = np.ascontiguousarray((Z.conj().T @ self.state_map_).T.astype(
-            np.complex128))
-        if self.dt_ is not None:
-            self.continuous_eigenvalues_ = np.log(lam) / self.dt_
+    _unitary = True
 
     def spectral_measure_weights(self, observable: Any):
         r"""The atoms of the mpEDMD spectral measure of :math:`f = \Psi c`.
@@ -88,8 +73,9 @@ class MPEDMD(ResDMD):
         check_is_fitted(self, "factor_")
         import xarray as xr
 
-        f = _observable_coordinates(self._pencil_.basis, self.gram_.G, observable)
-        w = np.abs(self._eigvecs_reduced_.conj().T @ f) ** 2
+        model = self.model_
+        f = model.observable_coordinates(observable, model.pencil())
+        w = np.abs(model.eigvecs.conj().T @ f) ** 2
         return xr.DataArray(
             w, dims=("mode",),
             coords={"theta": ("mode", np.angle(self.eigenvalues_)),

@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from koop._spectral.factor import build_factor, pencil_from_factor
-from koop._spectral.labels import label_values, label_vectors, parse_points
-from koop._spectral.measure import resolvent_measure
-from koop._spectral.pseudospectrum import smallest_residuals
+from koop._params import CHUNK_SIZE, RANK, RCOND, StrOptions
+from koop._spectral.factor import Pencil, QRFactor, build_factor, pencil_from_factor
+from koop._spectral.model import KoopmanModel
 from koop._spectral.residual import residuals_from_factor
+from koop._spectral.unitary import procrustes_unitary, unitary_eigh
+from koop.base import KoopmanEstimator
 from koop.data import as_trajectories
 from koop.dictionaries import Dictionary
-from koop.estimators._edmd import EDMD
-from koop.estimators._solvers import (
-    _check_dictionary_param,
-    _check_rank_param,
-    _check_rcond_param,
-)
-from koop.exceptions import RankDeficiencyWarning
+from koop.estimators._edmd import DICTIONARY, fit_dictionary
 from koop.gram import GramMatrices
 
-__all__ = ["ResDMD", "Eigenpairs"]
+__all__ = ["ResDMD", "Eigenpairs", "VerifiedSpectrum", "ResidualFit", "solve_residual_dmd"]
 
 _SORTS = ("modulus", "residual")
 
@@ -55,15 +49,168 @@ class Eigenpairs:
         return int(self.eigenvalues.shape[0])
 
 
-def _check_validation_data(vd: Any) -> None:
-    if vd is None:
-        return
-    if isinstance(vd, str | bytes | int | float):
-        raise TypeError("validation_data must be trajectories (array, list, xarray) or a tuple "
-                        f"(X, y) of snapshot pairs, got {vd!r}.")
+#: trajectories (array, list, xarray) or a tuple (X, y) of snapshot pairs
+VALIDATION_DATA = ["array-like", None]
 
 
-class ResDMD(EDMD):
+def _unitary_spectrum(U: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenpairs of a unitary, ordered by |angle| (closest to 1 first)."""
+    lam, Z = unitary_eigh(U)
+    order = np.lexsort((-np.angle(lam), np.abs(np.angle(lam)).round(13)))
+    return lam[order], Z[:, order]
+
+
+@dataclass(frozen=True)
+class ResidualFit:
+    """What the ResDMD solve produces (see :func:`solve_residual_dmd`)."""
+
+    factor: QRFactor
+    gram: GramMatrices
+    pencil: Pencil
+    model: KoopmanModel
+    training_residuals: np.ndarray
+    residuals: np.ndarray
+    validation_factor: QRFactor | None
+
+
+def solve_residual_dmd(dictionary: Dictionary, data, weights: Any, *, chunk_size: int | None,
+                       rcond: float | None, rank: Any, validation_data: Any, sort_by: str,
+                       unitary: bool = False, name: str = "ResDMD") -> ResidualFit:
+    r"""The ResDMD solve on a fitted dictionary: QR factor, pencil, model, residuals.
+
+    Shared by :class:`ResDMD`, mpEDMD (``unitary``: the reduced matrix is the unitary
+    polar factor of :math:`K`, :func:`koop._spectral.unitary.procrustes_unitary`) and
+    :class:`~koop.estimators.KernelEDMD`, which call it on their own dictionaries.
+    Residuals are on ``validation_data`` when given (else the training residuals); the
+    eigenpairs are ordered by ``sort_by``.
+    """
+    factor = build_factor(dictionary, data, weights=weights, chunk_size=chunk_size)
+    gram = GramMatrices(*factor.gram(), factor.n_samples, factor.weights_sum, "qr")
+    pencil = pencil_from_factor(factor, rcond=rcond, rank=rank, warn=True)
+    if unitary:
+        reduced = procrustes_unitary(pencil.K)
+        model = KoopmanModel.from_reduced(dictionary, pencil.basis, reduced, pencil.state_map,
+                                          dt=data.dt, eig=_unitary_spectrum(reduced),
+                                          unitary=True)
+    else:
+        model = KoopmanModel.from_reduced(dictionary, pencil.basis, pencil.K,
+                                          pencil.state_map, dt=data.dt)
+    training = residuals_from_factor(factor, model.eigenvalues, model.eigenvectors)
+    validation_factor = None
+    if validation_data is not None:
+        vd = validation_data
+        vx, vy = (vd if isinstance(vd, tuple) and len(vd) == 2 else (vd, None))
+        vdata = as_trajectories(vx, vy, name="validation_data", min_pairs=1)
+        if vdata.n_features != data.n_features:
+            raise ValueError(
+                f"validation_data has {vdata.n_features} feature(s); the training data "
+                f"have {data.n_features}."
+            )
+        validation_factor = build_factor(dictionary, vdata, chunk_size=chunk_size)
+        res = residuals_from_factor(validation_factor, model.eigenvalues, model.eigenvectors)
+    else:
+        res = training.copy()
+    if sort_by == "residual":
+        order = np.argsort(res, kind="stable")
+        model, res, training = model.reordered(order), res[order], training[order]
+    return ResidualFit(factor, gram, pencil, model, training, res, validation_factor)
+
+
+class VerifiedSpectrum:
+    """What the factor-based estimators offer on top of the estimator contract:
+    ``verified``, ``pseudospectrum`` and ``spectral_measure``, read from ``model_``."""
+
+    def _set_residual_fit(self, fit: ResidualFit) -> None:
+        """Publish a :class:`ResidualFit` as the fitted attributes."""
+        self.factor_ = fit.factor
+        self.gram_ = fit.gram
+        self._pencil_ = fit.pencil
+        self.n_dropped_directions_ = fit.pencil.n_dropped
+        self._publish(fit.model)
+        self.training_residuals_ = fit.training_residuals
+        if fit.validation_factor is not None:
+            self.validation_factor_ = fit.validation_factor
+        self.residuals_ = fit.residuals
+
+    def verified(self, tol: float) -> Eigenpairs:
+        r"""The eigenpairs whose residual is at most ``tol``.
+
+        Parameters
+        ----------
+        tol : float
+            Residual threshold :math:`\varepsilon`: each kept :math:`\lambda` lies within
+            (about) :math:`\varepsilon` of the Koopman operator's spectrum.
+
+        Returns
+        -------
+        Eigenpairs
+        """
+        check_is_fitted(self, "residuals_")
+        if isinstance(tol, bool) or not isinstance(tol, int | float | np.floating) or tol < 0:
+            raise ValueError(f"tol must be a non-negative number, got {tol!r}.")
+        idx = np.flatnonzero(self.residuals_ <= tol)
+        return Eigenpairs(self.eigenvalues_[idx], self.eigenvectors_[:, idx],
+                          self.modes_[:, idx], self.residuals_[idx], idx)
+
+    def pseudospectrum(self, points_or_grid: Any, *, vectors: bool = False,
+                       method: str = "cholesky", n_jobs: int | None = None,
+                       verbose: bool = False):
+        r""":math:`\tau(z) = \min_{g}\operatorname{res}(z, g)` over the dictionary span.
+
+        :math:`\{z : \tau(z) < \varepsilon\}` approximates the :math:`\varepsilon`-
+        pseudospectrum of the Koopman operator without spectral pollution, on the pencil
+        of the fit (:meth:`koop.base.KoopmanModel.pseudospectrum`; see
+        :func:`koop.validation.pseudospectrum`).
+
+        Parameters
+        ----------
+        points_or_grid : complex array-like, or tuple (real_values, imag_values)
+        vectors : bool
+            Also return the :math:`\tau(z)`-pseudoeigenfunctions (coefficients).
+        method : {"cholesky", "svd"}
+        n_jobs : int, optional
+        verbose : bool
+
+        Returns
+        -------
+        xarray.DataArray, or (DataArray, DataArray) with ``vectors=True``
+        """
+        check_is_fitted(self, "factor_")
+        return self.model_.pseudospectrum(points_or_grid, vectors=vectors, method=method,
+                                          n_jobs=n_jobs, verbose=verbose)
+
+    def spectral_measure(self, observable: Any, theta: Any = None, *, epsilon: float = 0.1,
+                         order: int = 2):
+        r"""Smoothed spectral measure :math:`\nu_f^\varepsilon(\theta)` of an observable.
+
+        For measure-preserving dynamics (see :func:`koop.validation.spectral_measure`).
+
+        Parameters
+        ----------
+        observable : array-like (M,) or int
+            Dictionary coefficients of :math:`f = \Psi c`, or the index of one dictionary
+            function.
+        theta : array-like, optional
+            Angles (default 512 points on :math:`[-\pi, \pi)`).
+        epsilon : float
+        order : int
+
+        Returns
+        -------
+        xarray.DataArray over ``theta``
+        """
+        check_is_fitted(self, "factor_")
+        import xarray as xr
+
+        theta = np.linspace(-np.pi, np.pi, 512, endpoint=False) if theta is None else \
+            np.asarray(theta, dtype=float)
+        nu = self.model_.spectral_measure(observable, theta, epsilon, order)
+        return xr.DataArray(nu, dims=("theta",), coords={"theta": theta},
+                            name="spectral_measure",
+                            attrs={"epsilon": float(epsilon), "order": int(order)})
+
+
+class ResDMD(VerifiedSpectrum, KoopmanEstimator):
     r"""Residual DMD (Colbrook & Townsend 2024): EDMD with a verified residual per eigenpair.
 
     The eigenpairs are EDMD's (:math:`K = G^{+}A` on the span EDMD retains), computed from
@@ -86,8 +233,9 @@ class ResDMD(EDMD):
     ----------
     dictionary : Dictionary, optional
         Default :class:`~koop.dictionaries.Identity`.
-    rank : int, optional
-        Keep at most this many leading directions of :math:`G`.
+    rank : int, float in (0, 1), "optimal" or None
+        Truncation of :math:`G`'s spectrum, as in :class:`~koop.estimators.EDMD`
+        (:func:`~koop._spectral.truncation.select_rank`).
     chunk_size : int, optional
         Samples per chunk of the streamed QR factorisation.
     rcond : float, optional
@@ -136,10 +284,19 @@ class ResDMD(EDMD):
     True
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        "dictionary": DICTIONARY,
+        "rank": RANK,
+        "chunk_size": CHUNK_SIZE,
+        "rcond": RCOND,
+        "validation_data": VALIDATION_DATA,
+        "sort_by": [StrOptions(set(_SORTS))],
+    }
+
     def __init__(
         self,
         dictionary: Dictionary | None = None,
-        rank: int | None = None,
+        rank: int | float | str | None = None,
         chunk_size: int | None = None,
         rcond: float | None = None,
         validation_data: Any = None,
@@ -152,24 +309,8 @@ class ResDMD(EDMD):
         self.validation_data = validation_data
         self.sort_by = sort_by
 
-    def _check_params(self) -> None:
-        _check_dictionary_param(self.dictionary)
-        _check_rank_param(self.rank)
-        if isinstance(self.rank, str | float):
-            raise ValueError(f"{type(self).__name__} takes rank as a positive int or None.")
-        _check_rcond_param(self.rcond)
-        if self.chunk_size is not None and (
-            isinstance(self.chunk_size, bool) or not isinstance(self.chunk_size, int)
-            or self.chunk_size < 1):
-            raise ValueError(f"chunk_size must be a positive int or None, got "
-                             f"{self.chunk_size!r}.")
-        if self.sort_by not in _SORTS:
-            raise ValueError(f"sort_by must be one of {_SORTS}, got {self.sort_by!r}.")
-        _check_validation_data(self.validation_data)
-
-    # the reduced Koopman matrix of the fit; mpEDMD replaces it by a unitary
-    def _reduced_operator(self, pencil):
-        return pencil.K
+    #: mpEDMD: the reduced matrix is the unitary nearest to EDMD's
+    _unitary: ClassVar[bool] = False
 
     def fit(self, X: Any, y: Any = None, *, dt: float | None = None,
             weights: Any = None) -> ResDMD:
@@ -190,163 +331,10 @@ class ResDMD(EDMD):
         -------
         self
         """
-        self._check_params()
-        data = self._validate_training_data(X, y, dt)
-        self.n_features_in_ = data.n_features
-        self._set_feature_names(data)
-        self.dictionary_ = self._fit_dictionary(data)
-        self._fit_factor(data, weights)
+        data = self._start_fit(X, y, dt)
+        self.dictionary_ = fit_dictionary(self.dictionary, data)
+        self._set_residual_fit(solve_residual_dmd(
+            self.dictionary_, data, weights, chunk_size=self.chunk_size, rcond=self.rcond,
+            rank=self.rank, validation_data=self.validation_data, sort_by=self.sort_by,
+            unitary=self._unitary))
         return self
-
-    def _fit_factor(self, data, weights) -> None:
-        self.factor_ = build_factor(self.dictionary_, data, weights=weights,
-                                    chunk_size=self.chunk_size)
-        G, A, L, C = self.factor_.gram()
-        self.gram_ = GramMatrices(G, A, L, C, self.factor_.n_samples,
-                                  self.factor_.weights_sum, "qr")
-        pencil = pencil_from_factor(self.factor_, rcond=self.rcond, rank=self.rank)
-        self._pencil_ = pencil
-        self.n_dropped_directions_ = pencil.n_dropped
-        n_kept = pencil.basis.shape[1]
-        if pencil.n_dropped > 0 and (self.rank is None or n_kept < int(self.rank)):
-            M = n_kept + pencil.n_dropped
-            warnings.warn(
-                f"G is numerically singular: dropped {M - n_kept} of {M} dictionary "
-                "direction(s) whose squared singular value of sqrt(W) Psi_X is below rcond "
-                "times the largest (linearly dependent dictionary functions on the data, "
-                "e.g. duplicate features or cos^2 + sin^2 = 1). The fit uses the remaining "
-                "span.",
-                RankDeficiencyWarning,
-                stacklevel=2,
-            )
-        self._set_reduced_model(pencil.basis, self._reduced_operator(pencil),
-                                pencil.state_map, data.dt)
-        self._after_spectrum()
-        self.training_residuals_ = residuals_from_factor(self.factor_, self.eigenvalues_,
-                                                         self.eigenvectors_)
-        if self.validation_data is not None:
-            vd = self.validation_data
-            vx, vy = (vd if isinstance(vd, tuple) and len(vd) == 2 else (vd, None))
-            vdata = as_trajectories(vx, vy, name="validation_data", min_pairs=1)
-            if vdata.n_features != self.n_features_in_:
-                raise ValueError(
-                    f"validation_data has {vdata.n_features} feature(s); the training data "
-                    f"have {self.n_features_in_}."
-                )
-            self.validation_factor_ = build_factor(self.dictionary_, vdata,
-                                                   chunk_size=self.chunk_size)
-            self.residuals_ = residuals_from_factor(self.validation_factor_,
-                                                    self.eigenvalues_, self.eigenvectors_)
-        else:
-            self.residuals_ = self.training_residuals_.copy()
-        if self.sort_by == "residual":
-            self._reorder(np.argsort(self.residuals_, kind="stable"))
-
-    def _after_spectrum(self) -> None:
-        """Hook for subclasses that post-process the eigendecomposition."""
-
-    def _reorder(self, order: np.ndarray) -> None:
-        for name in ("eigenvalues_", "continuous_eigenvalues_", "residuals_",
-                     "training_residuals_"):
-            if hasattr(self, name):
-                setattr(self, name, getattr(self, name)[order])
-        self._eigvecs_reduced_ = self._eigvecs_reduced_[:, order]
-        self.eigenvectors_ = self.eigenvectors_[:, order]
-        self.modes_ = self.modes_[:, order]
-
-    @property
-    def koopman_matrix_(self) -> np.ndarray:  # type: ignore[override]
-        r""":math:`K = G^{+}A` (M x M) on the retained span, :math:`QK_rQ^{+}`."""
-        check_is_fitted(self, "reduced_matrix_")
-        Q = self.basis_
-        return Q @ self.reduced_matrix_ @ (Q.conj().T @ self.gram_.G)
-
-    def verified(self, tol: float) -> Eigenpairs:
-        """The eigenpairs whose residual is at most ``tol``.
-
-        Parameters
-        ----------
-        tol : float
-            Residual threshold :math:`\\varepsilon`: each kept :math:`\\lambda` lies within
-            (about) :math:`\\varepsilon` of the Koopman operator's spectrum.
-
-        Returns
-        -------
-        Eigenpairs
-        """
-        check_is_fitted(self, "residuals_")
-        if isinstance(tol, bool) or not isinstance(tol, int | float | np.floating) or tol < 0:
-            raise ValueError(f"tol must be a non-negative number, got {tol!r}.")
-        idx = np.flatnonzero(self.residuals_ <= tol)
-        return Eigenpairs(self.eigenvalues_[idx], self.eigenvectors_[:, idx],
-                          self.modes_[:, idx], self.residuals_[idx], idx)
-
-    def pseudospectrum(self, points_or_grid: Any, *, vectors: bool = False,
-                       method: str = "cholesky", n_jobs: int | None = None,
-                       verbose: bool = False):
-        r""":math:`\tau(z) = \min_{g}\operatorname{res}(z, g)` over the dictionary span.
-
-        :math:`\{z : \tau(z) < \varepsilon\}` approximates the :math:`\varepsilon`-
-        pseudospectrum of the Koopman operator without spectral pollution. See
-        :func:`koop.validation.pseudospectrum` (which this calls on the training factor).
-
-        Parameters
-        ----------
-        points_or_grid : complex array-like, or tuple (real_values, imag_values)
-        vectors : bool
-            Also return the :math:`\tau(z)`-pseudoeigenfunctions (coefficients).
-        method : {"cholesky", "svd"}
-        n_jobs : int, optional
-        verbose : bool
-
-        Returns
-        -------
-        xarray.DataArray, or (DataArray, DataArray) with ``vectors=True``
-        """
-        check_is_fitted(self, "factor_")
-        z, layout = parse_points(points_or_grid)
-        tau, g = smallest_residuals(self._pencil_, z, method=method, vectors=vectors,
-                                    n_jobs=n_jobs, verbose=verbose)
-        attrs = {"long_name": "min residual tau(z)", "method": method, "source": "qr"}
-        out = label_values(tau, layout, "tau", attrs)
-        if vectors:
-            return out, label_vectors(g, layout, "pseudoeigenfunction", attrs)
-        return out
-
-    def spectral_measure(self, observable: Any, theta: Any = None, *, epsilon: float = 0.1,
-                         order: int = 2):
-        r"""Smoothed spectral measure :math:`\nu_f^\varepsilon(\theta)` of an observable.
-
-        For measure-preserving dynamics (see :func:`koop.validation.spectral_measure`).
-
-        Parameters
-        ----------
-        observable : array-like (M,) or int
-            Dictionary coefficients of :math:`f = \Psi c`, or the index of one dictionary
-            function.
-        theta : array-like, optional
-            Angles (default 512 points on :math:`[-\pi, \pi)`).
-        epsilon : float
-        order : int
-
-        Returns
-        -------
-        xarray.DataArray over ``theta``
-        """
-        check_is_fitted(self, "factor_")
-        import xarray as xr
-
-        theta = np.linspace(-np.pi, np.pi, 512, endpoint=False) if theta is None else \
-            np.asarray(theta, dtype=float)
-        f = _observable_coordinates(self._pencil_.basis, self.gram_.G, observable)
-        nu = resolvent_measure(self._pencil_.K, f, theta, float(epsilon), int(order))
-        return xr.DataArray(nu, dims=("theta",), coords={"theta": theta},
-                            name="spectral_measure",
-                            attrs={"epsilon": float(epsilon), "order": int(order)})
-
-
-def _observable_coordinates(Q: np.ndarray, G: np.ndarray, observable: Any) -> np.ndarray:
-    """Coordinates :math:`Q^*Gc` of :math:`f = \\Psi c` in the orthonormal basis."""
-    from koop._spectral.measure import observable_vector
-
-    return Q.conj().T @ (G @ observable_vector(observable, G.shape[0]))

@@ -33,7 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
-from koop.estimators._solvers import select_rank, spectral_decomposition
+from koop._spectral.model import spectral_decomposition
+from koop._spectral.truncation import select_rank
 
 __all__ = ["SnapshotDMD", "snapshot_dmd", "METHODS"]
 
@@ -95,7 +96,7 @@ def snapshot_dmd(R: np.ndarray, ix: np.ndarray, iy: np.ndarray, *, rank=None,
     ix, iy : ndarray of int (N,)
         Rows of :math:`S` holding the :math:`x_m` and the :math:`y_m`.
     rank : int, float, "optimal" or None
-        As :func:`koop.estimators._solvers.select_rank`.
+        As :func:`koop._spectral.truncation.select_rank`.
     method : {"exact", "fb", "tls"}
     n_features : int, optional
         :math:`d` (for the numerical-rank tolerance; default :math:`k`).

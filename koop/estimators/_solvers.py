@@ -18,10 +18,15 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg
 
+from koop._spectral.model import spectral_decomposition
+from koop._spectral.truncation import numerical_rank, optimal_svht_coef, select_rank
 from koop.exceptions import RankDeficiencyWarning
 
-__all__ = ["ReducedModel", "edmd_solve", "dmd_solve", "select_rank", "optimal_svht_coef",
+__all__ = ["ReducedModel", "edmd_solve", "select_rank", "optimal_svht_coef",
            "spectral_decomposition"]
+# select_rank and optimal_svht_coef live in koop._spectral.truncation (the one truncation
+# rule) and spectral_decomposition in koop._spectral.model; re-exported for the solvers'
+# callers
 
 
 @dataclass
@@ -32,99 +37,31 @@ class ReducedModel:
     n_dropped: int = 0
 
 
-def optimal_svht_coef(beta: float) -> float:
-    r"""Gavish & Donoho's optimal hard-threshold coefficient for unknown noise.
-
-    :math:`\tau = \omega(\beta)\,\sigma_{\mathrm{med}}` with
-    :math:`\omega(\beta) \approx 0.56\beta^3 - 0.95\beta^2 + 1.82\beta + 1.43`, where
-    :math:`\beta \le 1` is the aspect ratio of the matrix (IEEE Trans. Inf. Theory 2014).
-    """
-    return 0.56 * beta**3 - 0.95 * beta**2 + 1.82 * beta + 1.43
-
-
-def select_rank(singular_values: np.ndarray, rank, shape: tuple[int, int]) -> int:
-    """Number of singular values to keep.
-
-    ``rank`` is None (numerical rank), a positive int, a float in (0, 1) (smallest rank
-    whose cumulative energy :math:`\\sum \\sigma_i^2` reaches that fraction) or
-    ``"optimal"`` (Gavish-Donoho optimal hard threshold).
-    """
-    s = np.asarray(singular_values)
-    if s.size == 0 or s[0] == 0:
-        return 0
-    numerical = int(np.count_nonzero(s > s[0] * max(shape) * np.finfo(float).eps))
-    if rank is None:
-        return max(numerical, 1)
-    if isinstance(rank, str):
-        if rank != "optimal":
-            raise ValueError(f"rank must be an int, a float in (0, 1), 'optimal' or None; "
-                             f"got {rank!r}.")
-        beta = min(shape) / max(shape)
-        tau = optimal_svht_coef(beta) * np.median(s)
-        return max(int(np.count_nonzero(s > tau)), 1)
-    if isinstance(rank, float | np.floating) and 0 < rank < 1:
-        energy = np.cumsum(s**2) / np.sum(s**2)
-        return min(int(np.searchsorted(energy, rank) + 1), numerical)
-    r = int(rank)
-    if r < 1:
-        raise ValueError(f"rank must be >= 1, got {rank}.")
-    return min(r, numerical)
-
-
-def _check_dictionary_param(dictionary) -> None:
-    from koop.dictionaries import Dictionary
-
-    if dictionary is not None and not isinstance(dictionary, Dictionary):
-        raise TypeError(
-            f"dictionary must be a koop dictionary (koop.dictionaries) or None, got "
-            f"{dictionary!r}."
-        )
-
-
-def _check_rcond_param(rcond) -> None:
-    if rcond is not None and not (
-        isinstance(rcond, float | int) and not isinstance(rcond, bool) and 0 <= rcond < 1
-    ):
-        raise ValueError(f"rcond must be a number in [0, 1) or None, got {rcond!r}.")
-
-
-def _check_rank_param(rank) -> None:
-    if rank is None or rank == "optimal":
-        return
-    if isinstance(rank, bool) or not isinstance(rank, int | float | np.integer | np.floating):
-        raise TypeError(
-            f"rank must be None, a positive int, a float in (0, 1) or 'optimal'; got {rank!r}."
-        )
-    if isinstance(rank, float | np.floating) and not 0 < rank < 1 and not (
-        float(rank).is_integer() and rank >= 1
-    ):
-        raise ValueError(f"A float rank is an energy fraction in (0, 1), got {rank}.")
-    if rank <= 0:
-        raise ValueError(f"rank must be positive, got {rank}.")
-
-
 # mean squares below this come from products near float64's subnormal range (2.2e-308)
 _UNDERFLOW = 1e-300
 
 
 def edmd_solve(G, A, C, *, rank=None, regularization: float = 0.0, rcond: float | None = None,
-               warn: bool = True) -> ReducedModel:
+               warn: bool = True, n_samples: int | None = None) -> ReducedModel:
     r"""EDMD, :math:`K = G^{+}A`, by a rank-revealing eigendecomposition of :math:`G`.
 
     With :math:`G + \gamma I` (``regularization`` :math:`\gamma`) scaled to unit diagonal,
     :math:`D^{-1}(G + \gamma I)D^{-1} = U S U^*` with :math:`D^2 = \operatorname{diag}(G +
-    \gamma I)`, keep the eigenpairs with :math:`s_i > \mathrm{rcond}\cdot s_{\max}` (and at
-    most ``rank`` of the largest), set :math:`Q = D^{-1} U_r S_r^{-1/2}` and return
+    \gamma I)`, keep the eigenpairs with :math:`s_i > \mathrm{rcond}\cdot s_{\max}` (and of
+    those the ``rank`` leading ones, :func:`~koop._spectral.truncation.select_rank`), set
+    :math:`Q = D^{-1} U_r S_r^{-1/2}` and return
     :math:`K_r = Q^* A Q`, :math:`C_r = Q^* C`. Then :math:`Q^* G Q = I`,
     :math:`K = Q Q^* A = G^+ A` on the retained span, and the eigenvalues of :math:`K_r` are
     those of :math:`G^+A` without the spurious zeros of the dropped null space.
 
     The diagonal scaling makes the rank decision independent of the units of each
     dictionary function (monomials of data in millimetres or kilometres keep the same
-    span). With ``rank`` the truncation is a PCA of the dictionary as given, so it is not
-    rescaled. Functions whose mean square is zero or below :math:`10^{-300}` (products
-    near float64's subnormal range, :math:`2.2\cdot 10^{-308}`, keep only a few digits) are
-    dropped as vanishing on the data.
+    span). With ``rank`` (an int, an energy fraction of :math:`\operatorname{tr} G`, or
+    ``"optimal"`` with ``n_samples`` for the aspect ratio) the truncation is a PCA of the
+    dictionary as given, so it is not rescaled. Functions whose mean square is zero or
+    below :math:`10^{-300}` (products near float64's subnormal range,
+    :math:`2.2\cdot 10^{-308}`, keep only a few digits) are dropped as vanishing on the
+    data.
 
     ``rcond`` defaults to :math:`M \varepsilon`: directions with smaller relative
     eigenvalue are indistinguishable from the rounding error of forming :math:`G`.
@@ -165,8 +102,7 @@ def edmd_solve(G, A, C, *, rank=None, regularization: float = 0.0, rcond: float 
     s, U = s[order], U[:, order]
     if rcond is None:
         rcond = M * np.finfo(float).eps
-    smax = s[0]
-    keep = int(np.count_nonzero(s > rcond * smax))
+    keep = numerical_rank(s, rcond)
     n_dropped = M - keep
     if warn and n_dropped > 0:
         n_zero = int(np.count_nonzero(vanishing))
@@ -180,35 +116,10 @@ def edmd_solve(G, A, C, *, rank=None, regularization: float = 0.0, rcond: float 
             stacklevel=3,
         )
     if rank is not None:
-        keep = min(keep, int(rank))
+        shape = None if n_samples is None else (int(n_samples), M)
+        keep = select_rank(s, rank, shape, cutoff=rcond, squared=True)
     U_r = U[:, :keep]
     Q = (U_r / np.sqrt(s[:keep])) / scale[:, None]
     reduced = Q.conj().T @ A @ Q
     state_map = Q.conj().T @ np.asarray(C)
     return ReducedModel(Q, reduced, state_map, n_dropped)
-
-
-def dmd_solve(X: np.ndarray, Y: np.ndarray, *, rank=None) -> tuple[ReducedModel, np.ndarray,
-                                                                   np.ndarray]:
-    r"""Exact DMD (Tu et al. 2014) on samples in rows, :math:`y_m \approx A x_m`.
-
-    :math:`X^\top = U\Sigma V^*` truncated to rank :math:`r`,
-    :math:`\tilde A = U^* Y^\top V \Sigma^{-1}`. Returns the reduced model in POD
-    coordinates (:math:`z = x U`, :math:`z_{n+1} = z_n \tilde A^\top`), the exact DMD
-    ingredients :math:`Y^\top V\Sigma^{-1}` and the singular values.
-    """
-    U, s, Vh = scipy.linalg.svd(X.T, full_matrices=False)
-    r = select_rank(s, rank, X.shape)
-    U, s_r, V = U[:, :r], s[:r], Vh[:r].conj().T
-    YVS = Y.T @ V / s_r
-    Atilde = U.conj().T @ YVS
-    model = ReducedModel(U, Atilde.T, U.conj().T, len(s) - r)
-    return model, YVS, s
-
-
-def spectral_decomposition(reduced: np.ndarray):
-    """Eigenvalues (sorted by modulus, descending; conjugate pairs positive imaginary part
-    first) and right eigenvectors of the reduced matrix."""
-    lam, V = scipy.linalg.eig(reduced)
-    order = np.lexsort((-lam.imag, -np.abs(lam).round(13)))
-    return lam[order].astype(np.complex128), V[:, order].astype(np.complex128)

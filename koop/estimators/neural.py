@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from koop._params import RANK
 from koop.base import KoopmanEstimator
-from koop.estimators._solvers import edmd_solve
-from koop.gram import build_gram
+from koop.dictionaries.neural import NEURAL_DICTIONARY_PARAMETERS, NeuralDictionary
+from koop.estimators._edmd import BACKEND, solve_edmd
 
 __all__ = ["EDMDDL"]
+
+# EDMDDL's parameters are those of its dictionary (minus the fixed [1, x] prefix), plus
+# the final solve's: declared once, in NeuralDictionary, and passed through by name
+_DICTIONARY_PARAMS = tuple(p for p in NEURAL_DICTIONARY_PARAMETERS
+                           if p not in ("include_state", "include_bias"))
 
 
 class EDMDDL(KoopmanEstimator):
@@ -28,8 +34,8 @@ class EDMDDL(KoopmanEstimator):
     n_trainable, hidden_layers, activation, n_iterations, n_epochs, batch_size,
     learning_rate, regularization, device, n_threads, random_state, verbose
         Passed to :class:`~koop.dictionaries.neural.NeuralDictionary`.
-    rank : int, optional
-        Truncation of the final EDMD solve.
+    rank : int, float in (0, 1), "optimal" or None
+        Truncation of the final EDMD solve (as in :class:`~koop.estimators.EDMD`).
     backend : str
         Gram backend for the final solve.
 
@@ -59,10 +65,16 @@ class EDMDDL(KoopmanEstimator):
     True
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        **{p: NEURAL_DICTIONARY_PARAMETERS[p] for p in _DICTIONARY_PARAMS},
+        "rank": RANK,
+        "backend": BACKEND,
+    }
+
     def __init__(self, n_trainable: int = 10, hidden_layers: tuple = (64, 64),
                  activation: str = "tanh", n_iterations: int = 10, n_epochs: int = 5,
                  batch_size: int = 256, learning_rate: float = 1e-3,
-                 regularization: float = 1e-4, rank: int | None = None,
+                 regularization: float = 1e-4, rank: int | float | str | None = None,
                  backend: str = "numba", device: Any = "cpu", n_threads: int | None = 1,
                  random_state: Any = None, verbose: bool = False) -> None:
         self.n_trainable = n_trainable
@@ -96,27 +108,16 @@ class EDMDDL(KoopmanEstimator):
         -------
         self
         """
-        from koop.dictionaries.neural import NeuralDictionary
-
-        data = self._validate_training_data(X, y, dt)
-        self.n_features_in_ = data.n_features
-        self._set_feature_names(data)
-        dictionary = NeuralDictionary(
-            n_trainable=self.n_trainable, hidden_layers=self.hidden_layers,
-            activation=self.activation, n_iterations=self.n_iterations,
-            n_epochs=self.n_epochs, batch_size=self.batch_size,
-            learning_rate=self.learning_rate, regularization=self.regularization,
-            device=self.device, n_threads=self.n_threads, random_state=self.random_state,
-            verbose=self.verbose,
-        )
-        dictionary._validate_params_values()
+        data = self._start_fit(X, y, dt)
+        dictionary = NeuralDictionary(**{p: getattr(self, p) for p in _DICTIONARY_PARAMS})
+        # the pairs of every trajectory, never one that straddles two of them
         Xp, Yp = data.pairs()
-        self.dictionary_ = dictionary._fit_pairs(np.asarray(Xp, dtype=np.float64),
-                                                 np.asarray(Yp, dtype=np.float64))
-        self.gram_ = build_gram(self.dictionary_, data, backend=self.backend)
-        model = edmd_solve(self.gram_.G, self.gram_.A, self.gram_.C, rank=self.rank)
-        self.n_dropped_directions_ = model.n_dropped
-        self._set_reduced_model(model.basis, model.reduced, model.state_map, data.dt)
+        self.dictionary_ = dictionary.fit(np.asarray(Xp, dtype=np.float64),
+                                          np.asarray(Yp, dtype=np.float64))
+        self.gram_, reduced = solve_edmd(self.dictionary_, data, backend=self.backend,
+                                         rank=self.rank)
+        self.n_dropped_directions_ = reduced.n_dropped
+        self._set_reduced_model(reduced.basis, reduced.reduced, reduced.state_map, data.dt)
         m = self.dictionary_.n_output_features_
         self.n_parameters_ = int(self.dictionary_.n_parameters_ + m * m)
         return self

@@ -9,14 +9,15 @@ delays consume) and ``measurement_matrix_`` (``x = psi(x) @ measurement_matrix_.
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
+from koop._params import ParamValidation, Satisfies, instance_of
 from koop.data import check_array
-from koop.dictionaries._base import Dictionary
+from koop.dictionaries import Dictionary
 
 __all__ = ["PykoopmanObservable", "KoopObservable"]
 
@@ -86,6 +87,10 @@ class PykoopmanObservable(Dictionary):
     ([[3.0, 9.0]], ['x0', 'x0^2'])
     """
 
+    _parameter_constraints: ClassVar[dict] = {"observable": [Satisfies(
+        lambda v: all(hasattr(v, m) for m in _OBSERVABLE_API),
+        "an object with pykoopman's observable API (fit, transform, get_feature_names)")]}
+
     def __init__(self, observable: Any = None) -> None:
         self.observable = observable
 
@@ -93,15 +98,6 @@ class PykoopmanObservable(Dictionary):
     def n_lags(self) -> int:  # type: ignore[override]
         fitted = self.__dict__.get("observable_")
         return _consumed(fitted if fitted is not None else self.observable)
-
-    def _validate_params_values(self) -> None:
-        missing = [m for m in _OBSERVABLE_API if not hasattr(self.observable, m)]
-        if missing:
-            raise TypeError(
-                f"observable must have pykoopman's observable API (fit, transform, "
-                f"get_feature_names); {type(self.observable).__name__} lacks "
-                f"{', '.join(missing)}."
-            )
 
     def _fit(self, X: np.ndarray) -> None:
         obs = _copy(self.observable)
@@ -151,7 +147,7 @@ class PykoopmanObservable(Dictionary):
         return [str(n) for n in names]
 
 
-class KoopObservable(TransformerMixin, BaseEstimator):
+class KoopObservable(ParamValidation, TransformerMixin, BaseEstimator):
     r"""A koop dictionary with pykoopman's observable API (for ``pykoopman.Koopman``).
 
     ``fit`` / ``transform`` / ``inverse`` / ``get_feature_names`` and the attributes
@@ -175,13 +171,15 @@ class KoopObservable(TransformerMixin, BaseEstimator):
     True
     """
 
+    _parameter_constraints: ClassVar[dict] = {
+        "dictionary": [instance_of(Dictionary, "a koop dictionary (koop.dictionaries)")]}
+
     def __init__(self, dictionary: Dictionary | None = None) -> None:
         self.dictionary = dictionary
 
     def fit(self, x: Any, y: Any = None) -> KoopObservable:
         """Fit the koop dictionary and the measurement matrix on samples ``x``."""
-        if not isinstance(self.dictionary, Dictionary):
-            raise TypeError(f"dictionary must be a koop Dictionary, got {self.dictionary!r}.")
+        self._validate_params()
         x = check_array(x, name="x")
         self.dictionary_ = clone(self.dictionary).fit(x)
         Psi = self.dictionary_.transform(x)

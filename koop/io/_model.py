@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import os
-import tempfile
+import secrets
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,21 @@ __all__ = ["save", "load", "read_metadata", "FORMAT_NAME", "FORMAT_VERSION"]
 FORMAT_NAME = "koop-model"
 FORMAT_VERSION = 1
 _META_KEY = "__koop_metadata__"
+_DIGEST_KEY = "sha256"
+
+
+def _digest(meta: dict, arrays: dict[str, np.ndarray]) -> str:
+    """SHA-256 of the metadata (canonical JSON, without the digest) and every array
+    (name, dtype, shape, bytes): what a load must find again, bit for bit."""
+    h = hashlib.sha256()
+    body = {k: v for k, v in meta.items() if k != _DIGEST_KEY}
+    h.update(json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
+             .encode("utf-8"))
+    for key in sorted(arrays):
+        a = np.ascontiguousarray(arrays[key])
+        h.update(f"\x00{key}\x00{a.dtype.str}\x00{a.shape}\x00".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 
 def save(model: Any, path: str | os.PathLike, *, compress: bool = False) -> Path:
@@ -29,8 +45,9 @@ def save(model: Any, path: str | os.PathLike, *, compress: bool = False) -> Path
     entry, ``__koop_metadata__``, that holds the format name and version, the koop
     version, the class, its ``get_params()`` (nested dictionaries as
     ``{"class": ..., "params": ..., "fitted": ...}``) and every fitted attribute
-    (arrays are referenced by key). Arrays are stored bit for bit; nothing is pickled.
-    Inspect a file with :func:`read_metadata` or any zip tool.
+    (arrays are referenced by key), and a SHA-256 digest of the metadata and the arrays,
+    which :func:`load` checks. Arrays are stored bit for bit; nothing is pickled. Inspect
+    a file with :func:`read_metadata` or any zip tool.
 
     Parameters
     ----------
@@ -38,7 +55,8 @@ def save(model: Any, path: str | os.PathLike, *, compress: bool = False) -> Path
         What to save. A :class:`~koop.dictionaries.Custom` dictionary's function is
         stored by name (``"module:function"``) and must be handed back to :func:`load`.
     path : str or path-like
-        Destination; written atomically (a temporary file, then a rename).
+        Destination; written atomically (a temporary file, then a rename), with the
+        permissions a new file gets from the user's umask.
     compress : bool, default=False
         Deflate the arrays (:func:`numpy.savez_compressed`); still bit-exact.
 
@@ -67,7 +85,7 @@ def save(model: Any, path: str | os.PathLike, *, compress: bool = False) -> Path
     >>> bool(np.array_equal(again.eigenvalues_, model.eigenvalues_))
     True
     """
-    from koop import __version__
+    from koop._version import __version__
 
     path = Path(os.fspath(path))
     encoder = Encoder()
@@ -83,11 +101,12 @@ def save(model: Any, path: str | os.PathLike, *, compress: bool = False) -> Path
         "skipped": encoder.skipped,
         "model": tree,
     }
+    meta[_DIGEST_KEY] = _digest(meta, encoder.arrays)
     text = json.dumps(meta, indent=1, allow_nan=False)
     arrays = dict(encoder.arrays)
     arrays[_META_KEY] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
     directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=".koop-", suffix=".tmp", dir=directory)
+    fd, tmp = _new_file(directory)
     try:
         with os.fdopen(fd, "wb") as fh:
             (np.savez_compressed if compress else np.savez)(fh, **arrays)
@@ -97,6 +116,19 @@ def save(model: Any, path: str | os.PathLike, *, compress: bool = False) -> Path
             os.unlink(tmp)
         raise
     return path
+
+
+def _new_file(directory: Path) -> tuple[int, str]:
+    """A new temporary file beside the destination, with mode 0666 less the umask
+    (``tempfile.mkstemp`` would make it 0600, and the rename keeps that)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = os.path.join(directory, f".koop-{secrets.token_hex(8)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"could not create a temporary file in {directory}.")
 
 
 def _not_koop(path: Path, why: str) -> ValueError:
@@ -142,6 +174,20 @@ def _open(path: Path) -> tuple[dict, dict[str, np.ndarray]]:
                               f"this koop reads ({FORMAT_VERSION})"
                               f"{'; upgrade koop' if newer else ''}.")
     return meta, arrays
+
+
+def _check_digest(meta: dict, arrays: dict[str, np.ndarray]) -> None:
+    """Refuse a file whose metadata or arrays changed after it was written.
+
+    Checked last, after the decoding and the consistency checks have named any problem
+    they see; files written before the digest existed have none and are not checked.
+    """
+    if _DIGEST_KEY not in meta:
+        return
+    want = meta[_DIGEST_KEY]
+    if not isinstance(want, str) or want != _digest(meta, arrays):
+        raise ValueError("its contents do not match the SHA-256 digest written with them "
+                         "(the file was changed or damaged after koop.io.save wrote it).")
 
 
 def read_metadata(path: str | os.PathLike) -> dict:
@@ -212,6 +258,7 @@ def load(path: str | os.PathLike, *, functions: dict[str, Callable] | None = Non
         check = getattr(model, "_io_check", None)
         if callable(check):
             check()
+        _check_digest(meta, arrays)
         return model
     except ValueError as exc:
         raise _not_koop(path, str(exc)) from None

@@ -12,23 +12,17 @@ from koop.data import Trajectories, as_trajectories
 
 __all__ = ["convergence_study"]
 
-_SIZE_PARAMS = {"RBF": "n_centers", "Polynomial": "degree", "RandomFourier": "n_features",
-                "TimeDelay": "n_delays"}
-
-
 def _size_param(estimator: Any, dictionary_param: str | None) -> str:
     if dictionary_param is not None:
         return dictionary_param
-    if hasattr(estimator, "n_components") and getattr(estimator, "dictionary", None) is None:
-        return "n_components"
-    d = getattr(estimator, "dictionary", None)
-    name = type(d).__name__
-    if name in _SIZE_PARAMS:
-        return f"dictionary__{_SIZE_PARAMS[name]}"
-    raise ValueError(
-        f"Cannot tell which parameter sets the dictionary size of {name}; pass "
-        "dictionary_param (e.g. 'dictionary__n_centers')."
-    )
+    param = getattr(estimator, "dictionary_size_param", None)
+    if param is None:
+        d = getattr(estimator, "dictionary", None)
+        raise ValueError(
+            f"Cannot tell which parameter sets the dictionary size of {type(d).__name__}; "
+            "pass dictionary_param (e.g. 'dictionary__n_centers')."
+        )
+    return param
 
 
 def _first_samples(data: Trajectories, n: int) -> Trajectories:
@@ -77,9 +71,10 @@ def convergence_study(
     dictionary_sizes : sequence of int, optional
         Values of the size parameter; default: the estimator's own (one size).
     dictionary_param : str, optional
-        The parameter to set (default from the dictionary type: ``n_centers`` for RBF,
-        ``degree`` for Polynomial, ``n_features`` for RandomFourier, ``n_delays`` for
-        TimeDelay, ``n_components`` for KernelEDMD).
+        The parameter to set (default: the estimator's ``dictionary_size_param``, from
+        its dictionary's ``size_param``: ``n_centers`` for RBF, ``degree`` for Polynomial,
+        ``n_features`` for RandomFourier, ``n_delays`` for TimeDelay; ``n_components``
+        for KernelEDMD).
     X_test, y_test : optional
         Independent data for the residuals.
     n_eigenvalues : int, default=10

@@ -7,10 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from koop._spectral.labels import label_values, label_vectors, parse_points
-from koop._spectral.model import factor_on, model_pencil
-from koop._spectral.pseudospectrum import smallest_residuals
-from koop._spectral.residual import residuals_from_factor
+from koop._spectral.labels import parse_points
+from koop._spectral.model import as_koopman_model
 
 __all__ = ["pseudospectrum", "spectral_estimate", "SpectralEstimate"]
 
@@ -47,7 +45,8 @@ def pseudospectrum(
     Parameters
     ----------
     model : fitted EDMD-family estimator
-        Uses its QR factor when it has one (``factor_``), else its Gram matrices.
+        Its pencil (:meth:`koop.base.KoopmanModel.pencil`): the QR factor when it has one
+        (``factor_``), else its Gram matrices on the span the fit retained.
     points_or_grid : complex array-like, or tuple (real_values, imag_values)
         Points (0-D or 1-D), or a grid given by its real and imaginary axes.
     X, y, weights : optional
@@ -78,16 +77,9 @@ def pseudospectrum(
     >>> bool(tau[0] < 1e-12 and tau[2] < 1e-12 and tau[1] > 0.05)  # 0.9, 0.5: eigenvalues
     True
     """
-    pencil = model_pencil(model, X, y, weights)
-    z, layout = parse_points(points_or_grid)
-    tau, g = smallest_residuals(pencil, z, method=method, vectors=vectors, n_jobs=n_jobs,
-                                verbose=verbose)
-    attrs = {"long_name": "min residual tau(z)", "method": method, "source": pencil.source,
-             "independent_data": X is not None}
-    out = label_values(tau, layout, "tau", attrs)
-    if vectors:
-        return out, label_vectors(g, layout, "pseudoeigenfunction", attrs)
-    return out
+    return as_koopman_model(model).pseudospectrum(
+        points_or_grid, X=X, y=y, weights=weights, vectors=vectors, method=method,
+        n_jobs=n_jobs, verbose=verbose)
 
 
 @dataclass(frozen=True)
@@ -191,7 +183,8 @@ def spectral_estimate(
     >>> np.round(est.eigenvalues.real, 6).tolist(), est.error < 1e-12
     ([0.5, 0.9], True)
     """
-    tau = pseudospectrum(model, grid, X=X, y=y, n_jobs=n_jobs, verbose=verbose)
+    km = as_koopman_model(model)
+    tau = km.pseudospectrum(grid, X=X, y=y, n_jobs=n_jobs, verbose=verbose)
     z, _ = parse_points(grid)
     dist = np.asarray(tau.values, dtype=float).ravel()
     if measure_preserving:
@@ -200,13 +193,7 @@ def spectral_estimate(
     grid_da = tau.copy(data=dist.reshape(tau.shape))
     grid_da.name = "dist"
     tx, ty = (X_test, y_test) if X_test is not None else (X, y)
-    if tx is not None:
-        res = residuals_from_factor(factor_on(model, tx, ty), model.eigenvalues_,
-                                    model.eigenvectors_)
-    else:
-        from koop.validation.residuals import residuals
-
-        res = residuals(model)
+    res = km.residuals(tx, ty)
     edmd_error = float(np.max(res)) if res.size else float("nan")
     return SpectralEstimate(z[idx], float(dist[idx].max()) if idx.size else float("nan"),
                             dist[idx], edmd_error, grid_da)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from koop._spectral.model import check_model
+from koop._spectral.model import as_koopman_model
 
 __all__ = ["ValidationReport", "report"]
 
@@ -46,6 +46,32 @@ class ValidationReport:
     def to_xarray(self):
         """The underlying :class:`xarray.Dataset`."""
         return self.dataset
+
+    def with_convergence(self, study, tol: float | None = None) -> ValidationReport:
+        """This report with a :func:`~koop.validation.convergence_study` merged in.
+
+        The study's variables become ``conv_eigenvalue``, ``conv_residual`` (over
+        ``n_samples, dictionary_size, conv_mode``), ``conv_n_verified`` and
+        ``conv_max_residual``; ``tol`` (default: the report's) is recorded as
+        ``conv_tol``.
+
+        Parameters
+        ----------
+        study : xarray.Dataset
+            What :func:`~koop.validation.convergence_study` returns.
+        tol : float, optional
+
+        Returns
+        -------
+        ValidationReport
+        """
+        conv = study.rename({"eigenvalue": "conv_eigenvalue", "residual": "conv_residual",
+                             "mode": "conv_mode", "n_verified": "conv_n_verified",
+                             "max_residual": "conv_max_residual"})
+        ds = self.dataset.merge(conv, combine_attrs="drop_conflicts")
+        if tol is not None:
+            ds.attrs["conv_tol"] = float(tol)
+        return ValidationReport(ds)
 
     def table(self, n: int | None = None, tol: float | None = None) -> str:
         """A text table: eigenvalue, modulus, residual (and test residual), best first.
@@ -173,20 +199,18 @@ def report(model: Any, X: Any = None, y: Any = None, *, n_steps: int = 100,
     """
     import xarray as xr
 
-    from koop.validation.residuals import residuals
-
-    check_model(model)
+    km = as_koopman_model(model)
     lam = model.eigenvalues_
     train = getattr(model, "training_residuals_", None)
     if train is None:
-        train = residuals(model)
-    source = "QR factor" if hasattr(model, "factor_") else "Gram quadratic form"
+        train = km.residuals()
+    source = km.residual_source
     data = {"eigenvalue": ("mode", lam), "residual": ("mode", train)}
     if getattr(model, "dt_", None) is not None and hasattr(model, "continuous_eigenvalues_"):
         data["continuous_eigenvalue"] = ("mode", model.continuous_eigenvalues_)
     coords = {"mode": np.arange(lam.size)}
     if X is not None:
-        data["residual_test"] = ("mode", residuals(model, X, y))
+        data["residual_test"] = ("mode", km.residuals(X, y))
         data["one_step_r2"] = ((), model.score(X, y))
         if y is None and not isinstance(X, list):
             Xa = np.asarray(X.values if hasattr(X, "dims") else X, dtype=float)
@@ -201,6 +225,7 @@ def report(model: Any, X: Any = None, y: Any = None, *, n_steps: int = 100,
                 coords["step"] = np.arange(1, steps + 1)
     attrs = {"model": type(model).__name__, "residual_source": source, "conv_tol": float(tol)}
     ds = xr.Dataset(data, coords=coords, attrs=attrs)
+    rep = ValidationReport(ds)
     if convergence and X is not None:
         from sklearn.base import clone
 
@@ -208,9 +233,5 @@ def report(model: Any, X: Any = None, y: Any = None, *, n_steps: int = 100,
 
         kwargs = dict(convergence) if isinstance(convergence, dict) else {}
         kwargs.setdefault("tol", tol)
-        conv = convergence_study(clone(model), X, y, **kwargs)
-        conv = conv.rename({"eigenvalue": "conv_eigenvalue", "residual": "conv_residual",
-                            "mode": "conv_mode", "n_verified": "conv_n_verified",
-                            "max_residual": "conv_max_residual"})
-        ds = ds.merge(conv, combine_attrs="drop_conflicts")
-    return ValidationReport(ds)
+        rep = rep.with_convergence(convergence_study(clone(model), X, y, **kwargs))
+    return rep

@@ -6,8 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from koop._spectral.model import check_model, factor_on
-from koop._spectral.residual import residuals_from_factor, residuals_from_gram
+from koop._spectral.model import as_koopman_model
 
 __all__ = ["residuals"]
 
@@ -36,8 +35,8 @@ def residuals(model: Any, X: Any = None, y: Any = None, *, weights: Any = None) 
     Parameters
     ----------
     model : fitted EDMD-family estimator
-        Anything with ``eigenvalues_``, ``eigenvectors_``, ``dictionary_`` and ``gram_``
-        or ``factor_``.
+        A fitted koop estimator that keeps ``gram_`` or ``factor_`` (through its
+        ``model_``, :meth:`koop.base.KoopmanModel.residuals`), or a KoopmanModel.
     X : array-like, list or xarray, optional
         Data on which to evaluate the residuals (trajectories, or the X of pairs).
     y : array-like, optional
@@ -60,11 +59,4 @@ def residuals(model: Any, X: Any = None, y: Any = None, *, weights: Any = None) 
     >>> bool(residuals(model, X).max() < 1e-12)
     True
     """
-    check_model(model)
-    lam, V = model.eigenvalues_, model.eigenvectors_
-    if X is not None:
-        return residuals_from_factor(factor_on(model, X, y, weights), lam, V)
-    if hasattr(model, "factor_"):
-        return residuals_from_factor(model.factor_, lam, V)
-    g = model.gram_
-    return residuals_from_gram(g.G, g.A, g.L, lam, V)
+    return as_koopman_model(model).residuals(X, y, weights)

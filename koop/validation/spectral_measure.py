@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from koop._spectral.measure import FILTERS, ergodic_moments, moment_measure, resolvent_measure
-from koop._spectral.model import model_pencil
+from koop._spectral.measure import FILTERS, ergodic_moments, moment_measure
+from koop._spectral.model import as_koopman_model
 
 __all__ = ["spectral_measure", "spectral_measure_moments"]
 
@@ -75,14 +75,10 @@ def spectral_measure(model: Any, observable: Any, theta: Any = None, *, epsilon:
     >>> float(nu.integrate("theta")).__round__(6)  # total mass = ||cos||^2 = 1/2
     0.5
     """
-    from koop.validation._model_tools import observable_coordinates
-
     _check_eps_order(epsilon, order)
     theta = _theta(theta)
-    pencil = model_pencil(model, X, y)
-    G = model.gram_.G if X is None else None
-    f = observable_coordinates(pencil, G, observable, model, X, y)
-    nu = resolvent_measure(pencil.K, f, theta, float(epsilon), int(order))
+    km = as_koopman_model(model)
+    nu = km.spectral_measure(observable, theta, epsilon, order, X, y)
     import xarray as xr
 
     return xr.DataArray(nu, dims=("theta",), coords={"theta": theta}, name="spectral_measure",

@@ -86,8 +86,10 @@ def test_field_dmd_equals_plain_svd_reference():
                                np.sort(np.abs(true.imag)), atol=1e-5)
     np.testing.assert_allclose(model.reconstruct(F.shape[0]), F, atol=1e-4)
     np.testing.assert_allclose(model.predict(F[:5]), F[1:6], atol=1e-4)
-    with pytest.raises(ValueError, match="reduced_matrix_"):
-        _ = model.koopman_matrix_
+    # the Koopman matrix lives on the POD coordinates (r x r), never d x d
+    K = model.koopman_matrix_
+    assert K.shape == (6, 6)
+    np.testing.assert_allclose(K, np.linalg.solve(model.gram_.G, model.gram_.A), atol=1e-9)
 
 
 def test_one_block_and_many_blocks_agree_and_pairs_equal_trajectories():

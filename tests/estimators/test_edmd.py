@@ -126,3 +126,31 @@ def test_feature_names_from_xarray_are_kept_and_dropped():
         assert model.to_xarray()["feature"].values.tolist() == ["x", "y", "z"]
         model.fit(X)
         assert not hasattr(model, "feature_names_in_")
+
+
+def _svd_truncated_spectrum(X, degree, fraction):
+    """Independent reference: the EDMD eigenvalues on the leading right singular vectors
+    of Psi_X / sqrt(N) that hold ``fraction`` of sum(sigma^2), in plain numpy."""
+    psi = Polynomial(degree=degree).fit(X).transform(X)
+    PX, PY = psi[:-1], psi[1:]
+    N = PX.shape[0]
+    _, s, Vh = np.linalg.svd(PX / np.sqrt(N), full_matrices=False)
+    k = int(np.searchsorted(np.cumsum(s**2) / np.sum(s**2), fraction) + 1)
+    Q = Vh[:k].T / s[:k]  # Q^T G Q = I on the leading k directions
+    K = Q.T @ (PX.T @ PY / N) @ Q
+    return k, np.linalg.eigvals(K)
+
+
+@pytest.mark.parametrize("fraction", [0.5, 0.9, 0.99999])
+def test_float_rank_is_the_energy_fraction_of_the_svd(fraction):
+    # rank=0.5 used to keep int(0.5) = 0 directions: an empty spectrum without a word
+    X = systems.lorenz63(1500, dt=0.01, random_state=0)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    k, ref = _svd_truncated_spectrum(X, 2, fraction)
+    model = EDMD(Polynomial(degree=2), rank=fraction).fit(X)
+    assert model.basis_.shape[1] == k >= 1
+    assert model.eigenvalues_.shape == (k,)
+    assert _match(model.eigenvalues_, ref).max() < 1e-9
+    # the same truncation as asking for those k directions
+    same = EDMD(Polynomial(degree=2), rank=k).fit(X)
+    np.testing.assert_array_equal(model.eigenvalues_, same.eigenvalues_)

@@ -158,7 +158,7 @@ def test_spectral_measure_method_returns_dataarray(slow_model):
 
 @pytest.mark.parametrize(
     ("params", "exc"),
-    [({"sort_by": "size"}, ValueError), ({"rank": 0}, ValueError), ({"rank": 0.5}, ValueError),
+    [({"sort_by": "size"}, ValueError), ({"rank": 0}, ValueError), ({"rank": 1.5}, ValueError),
      ({"rcond": 2.0}, ValueError), ({"chunk_size": 0}, ValueError),
      ({"dictionary": "poly"}, TypeError), ({"validation_data": "file.csv"}, TypeError)],
 )
@@ -187,3 +187,20 @@ def test_lagged_dictionary_and_small_chunks_match_lstsq():
     np.testing.assert_allclose(np.sort_complex(edmd.eigenvalues_), np.sort_complex(ref),
                                atol=1e-5)
     np.testing.assert_allclose(res.gram_.G, edmd.gram_.G, rtol=1e-10, atol=1e-10)
+
+
+def test_float_rank_is_the_energy_fraction_of_the_svd():
+    """The one rank contract on ResDMD: a float in (0, 1) keeps the fewest leading
+    singular directions of sqrt(W) Psi_X holding that fraction of sum(sigma^2)."""
+    X = systems.lorenz63(1500, dt=0.01, random_state=0)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    psi = Polynomial(degree=2).fit(X).transform(X)
+    PX, PY = psi[:-1], psi[1:]
+    N = PX.shape[0]
+    _, s, Vh = np.linalg.svd(PX / np.sqrt(N), full_matrices=False)
+    k = int(np.searchsorted(np.cumsum(s**2) / np.sum(s**2), 0.9) + 1)
+    Q = Vh[:k].T / s[:k]
+    ref = np.linalg.eigvals(Q.T @ (PX.T @ PY / N) @ Q)
+    model = ResDMD(Polynomial(degree=2), rank=0.9).fit(X)
+    assert model.eigenvalues_.shape == (k,)
+    assert max(np.min(np.abs(model.eigenvalues_ - e)) for e in ref) < 1e-9

@@ -4,9 +4,10 @@ Three mutators start from valid files written by ``koop.io.save``: raw bytes (fl
 truncation, insertion, deletion, splices), the JSON metadata tree (any node replaced by an
 arbitrary JSON value built from koop's own vocabulary: ``__type__``, ``class``, ``key``,
 dtypes, class names on and off the allowlist) and the stored arrays (other dtypes, shapes,
-object arrays). Whatever the file, ``load`` returns a model or raises ``ValueError``;
-it never raises anything else, never unpickles, and never imports a module named in the
-file.
+object arrays). Whatever the file, ``load`` either raises ``ValueError`` or returns a
+model that is the saved one: the same class, parameters and fitted state, every array
+bit for bit (a silently corrupted model fails). It never raises anything else, never
+unpickles, and never imports a module named in the file.
 """
 
 import copy
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 from koop import io, systems
 from koop.dictionaries import RBF, Polynomial, RandomFourier, TimeDelay
 from koop.estimators import DMD, EDMD, HAVOK, MPEDMD, HankelDMD, KernelEDMD, ResDMD
+from koop.io._codec import Encoder
 
 from ._support import RELIABLE
 
@@ -70,13 +72,28 @@ def _scratch(tmp_path_factory):
     return _seen_tmp["dir"] / "case.npz"
 
 
-def _load_contract(path):
-    """load() returns an object or raises ValueError; no foreign module gets imported."""
+def _encoded(model):
+    """The metadata tree and the arrays koop.io writes for ``model``."""
+    enc = Encoder()
+    tree = enc.encode_object(model)
+    return tree, {k: (v.dtype.str, v.shape, v.tobytes()) for k, v in enc.arrays.items()}
+
+
+def _load_contract(path, saved=None):
+    """load() raises ValueError or returns the saved model, every array bit for bit;
+    no foreign module gets imported. ``saved``: the (raw, meta, arrays) of the original."""
     before = set(sys.modules)
     try:
-        io.load(path)
+        model = io.load(path)
     except ValueError as exc:
         assert str(exc)
+    else:
+        if saved is not None:
+            _, meta, arrays = saved
+            tree, got = _encoded(model)
+            assert tree == meta["model"], "load returned other parameters or fitted state"
+            want = {k: (v.dtype.str, v.shape, v.tobytes()) for k, v in arrays.items()}
+            assert got == want, "load returned arrays that differ from the saved ones"
     new = {m for m in set(sys.modules) - before if not m.startswith("koop")}
     assert not new & {"this", "antigravity", "os.evil", "subprocess", "pickle_payload"}, new
 
@@ -121,7 +138,7 @@ def test_fuzz_bytes(files, tmp_path_factory, name, data):
     raw = files[name][0]
     path = _scratch(tmp_path_factory)
     path.write_bytes(data.draw(byte_mutations(raw)))
-    _load_contract(path)
+    _load_contract(path, files[name])
 
 
 # -- 2. the metadata tree -----------------------------------------------------------------
@@ -177,7 +194,7 @@ def test_fuzz_metadata_tree(files, tmp_path_factory, name, data):
         meta = _replace(meta, where, data.draw(json_values))
     path = _scratch(tmp_path_factory)
     _write(path, meta, arrays)
-    _load_contract(path)
+    _load_contract(path, files[name])
 
 
 # -- 3. the arrays ------------------------------------------------------------------------
@@ -205,7 +222,7 @@ def test_fuzz_arrays(files, tmp_path_factory, name, data):
                 break
     path = _scratch(tmp_path_factory)
     _write(path, meta, arrays)
-    _load_contract(path)
+    _load_contract(path, files[name])
 
 
 def test_unmutated_files_load_bit_for_bit(files, tmp_path):
@@ -214,7 +231,38 @@ def test_unmutated_files_load_bit_for_bit(files, tmp_path):
         path = tmp_path / f"{name}.npz"
         path.write_bytes(raw)
         model = io.load(path)
+        _load_contract(path, files[name])
         ref = _MODELS[name]()
         if hasattr(ref, "eigenvalues_"):
             assert model.eigenvalues_.tobytes() == ref.eigenvalues_.tobytes()
         assert type(model) is type(ref)
+
+
+def test_a_silent_corruption_is_refused(files, tmp_path):
+    """Mutations that decode into a consistent model (two arrays of one shape swapped, a
+    value changed inside an array, a parameter edited) are refused, not loaded."""
+    import copy
+
+    _, meta, arrays = files["edmd-poly"]
+    fitted = meta["model"]["fitted"]
+    same = [k for k, v in fitted.items() if isinstance(v, dict)
+            and v.get("__type__") == "ndarray" and v["shape"] == fitted["basis_"]["shape"]
+            and v["dtype"] == fitted["basis_"]["dtype"]]
+    cases = []
+    if len(same) > 1:  # swap two arrays of the same dtype and shape
+        m = copy.deepcopy(meta)
+        a, b = same[:2]
+        m["model"]["fitted"][a]["key"], m["model"]["fitted"][b]["key"] = (
+            fitted[b]["key"], fitted[a]["key"])
+        cases.append((m, arrays))
+    key = fitted["eigenvalues_"]["key"]
+    changed = dict(arrays, **{key: arrays[key] * (1 + 1e-15)})
+    cases.append((meta, changed))
+    m = copy.deepcopy(meta)
+    m["model"]["params"]["regularization"] = 1e-3
+    cases.append((m, arrays))
+    for i, (m, arr) in enumerate(cases):
+        path = tmp_path / f"c{i}.npz"
+        _write(path, m, arr)
+        with pytest.raises(ValueError, match="digest"):
+            io.load(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import pickle
 import zipfile
 
@@ -336,7 +337,7 @@ class _Affine(Polynomial):
 
 
 def test_io_state_protocol_for_registered_classes(X, tmp_path):
-    io.register_class(_Affine, key="tests.test_io:_Affine")
+    io.register_class(_Affine, key="tests.io.test_io:_Affine")
     d = _Affine(degree=2).fit(X)
     again = io.load(io.save(d, tmp_path / "a.npz"))
     assert type(again) is _Affine
@@ -414,3 +415,18 @@ def test_deeply_nested_metadata_and_cycles_are_refused(good_bytes, X, tmp_path):
     model.loop_ = [model]
     with pytest.raises(TypeError, match="cycle"):
         io.save(model, tmp_path / "cycle.npz")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
+def test_saved_file_mode_follows_the_umask(X, tmp_path):
+    """A saved model is an ordinary new file (0666 less the umask), not a 0600 temp file."""
+    import stat
+
+    model = EDMD().fit(X)
+    for mask in (0o022, 0o077, 0o002):
+        old = os.umask(mask)
+        try:
+            path = io.save(model, tmp_path / f"m{mask:o}.npz")
+        finally:
+            os.umask(old)
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
