@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FieldLayout", "is_field", "split_field", "flatten_field", "unflatten",
+__all__ = ["FieldLayout", "is_field", "is_field_of", "split_field", "flatten_field", "unflatten",
            "modes_dataarray", "field_dataset"]
 
 TIME_DIM = "time"
@@ -59,6 +59,15 @@ def is_field(obj: Any) -> bool:
             obj, "values") or hasattr(obj, "data_vars"):
         return False
     return len(dims) - list(dims).index(TIME_DIM) - 1 >= 2
+
+
+def is_field_of(obj: Any, layout: FieldLayout) -> bool:
+    """True for a DataArray (a field, a window of it or one snapshot) that carries the
+    spatial dims of ``layout``."""
+    dims = getattr(obj, "dims", None)
+    if dims is None or not hasattr(obj, "coords") or hasattr(obj, "data_vars"):
+        return False
+    return set(layout.dims) <= set(dims)
 
 
 def _check_time(obj: Any, name: str) -> None:

@@ -53,6 +53,7 @@ LAYERS = {
     # the truncation rule and the streamed TSQR are private cores below their users
     # (the POD dictionary truncates and streams)
     "koop._spectral.truncation": 0, "koop._spectral.tsqr": 0,
+    "koop._reduction": 4,
     "koop.base": 5, "koop._labelled_model": 5,
     "koop.estimators": 6,
     "koop.validation": 7,

@@ -25,6 +25,8 @@ def numba_sums(plan: GramPlan, *, verbose: bool = False) -> RawSums:
         chunk = default_chunk_size(ev.n_outputs, plan.n_lags)
         if plan.weighted:  # two more buffers per thread for the sqrt(w)-scaled rows
             chunk = max(256, chunk // 2)
+    if np.dtype(plan.data.dtype).kind == "c":  # the kernels stream real states
+        return streamed_sums(plan, chunk)
     bar = None
     if verbose:
         from tqdm.auto import tqdm

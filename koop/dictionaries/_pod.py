@@ -50,6 +50,7 @@ class POD(Dictionary):
     (1, [31.622777, 63.245553])
     """
 
+    _accepts_complex = True
     _parameter_constraints: ClassVar[dict] = {
         "rank": RANK,
         "block_bytes": [None, Interval(Integral, 1, None, closed="left")],
@@ -65,7 +66,8 @@ class POD(Dictionary):
 
         Parameters
         ----------
-        X : array-like (n_samples, n_features): numpy, memmap, zarr or dask
+        X : array-like (n_samples, n_features): numpy, memmap, zarr or dask; or a list
+            of such arrays (row blocks of one snapshot matrix, never concatenated)
         y : ignored
 
         Returns
@@ -76,15 +78,67 @@ class POD(Dictionary):
         from koop._spectral.tsqr import BLOCK_BYTES, SnapshotSource, right_products, snapshot_factor
 
         self._validate_params()
-        X = check_array(X, name="X", allow_complex=True, lazy=True)
-        source = SnapshotSource([X], self.block_bytes or BLOCK_BYTES)
+        parts = list(X) if isinstance(X, list | tuple) else [X]
+        if not parts:
+            raise ValueError("X is empty: POD needs snapshots.")
+        parts = [check_array(p, name="X", allow_complex=True, lazy=True) for p in parts]
+        d = parts[0].shape[1]
+        if any(p.shape[1] != d for p in parts):
+            raise ValueError(f"the row blocks of X have {sorted({p.shape[1] for p in parts})} "
+                             "features; every block needs the same features.")
+        parts = [p.astype(np.complex128) if np.dtype(p.dtype).kind == "c" else p
+                 for p in parts]
+        source = SnapshotSource(parts, self.block_bytes or BLOCK_BYTES)
         R = snapshot_factor(source)
         _, s, Vh = np.linalg.svd(R, full_matrices=False)
-        r = select_rank(s, self.rank, X.shape)
+        r = select_rank(s, self.rank, (source.n_rows, d))
         if r == 0:
             raise ValueError("X is zero: POD needs a non-zero field.")
         U = right_products(source, Vh[:r].conj().T / s[:r])
+        if source.dtype.kind != "c":
+            U = U.real
         return _set_basis(self, U, s)
+
+    def reduce(self, data: Any) -> Any:
+        """Validated data (:class:`koop.data.Trajectories`) in POD coordinates: every
+        trajectory (and successor block) ``X`` becomes ``X @ conj(U)``, streamed over
+        feature blocks for arrays on disk; the structure (pairs, dt) is kept, the field
+        layout and feature names are dropped (the coordinates are not grid points).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from koop.data import as_trajectories
+        >>> X = np.outer(np.arange(1.0, 6.0), np.ones(1000))
+        >>> z = POD().fit(X).reduce(as_trajectories(X))
+        >>> z.n_features, z.trajectories[0].shape
+        (1, (5, 1))
+        """
+        import dataclasses
+
+        from koop._spectral.tsqr import BLOCK_BYTES, SnapshotSource, left_products
+
+        check_is_fitted(self, "components_")
+        if data.n_features != self.n_features_in_:
+            raise ValueError(f"the data have {data.n_features} features; the POD was "
+                             f"fitted on {self.n_features_in_}.")
+        Ubar = self.components_.conj()
+        budget = self.block_bytes or BLOCK_BYTES
+
+        def coords(blocks):
+            if blocks is None:
+                return None
+            out = []
+            for b in blocks:
+                if isinstance(b, np.ndarray):
+                    out.append(np.ascontiguousarray(b @ Ubar))
+                else:  # dask / zarr / memmap: stream feature blocks
+                    out.append(left_products(SnapshotSource([b], budget), Ubar))
+            return tuple(out)
+
+        return dataclasses.replace(data, trajectories=coords(data.trajectories),
+                                   successors=coords(data.successors), feature_names=None,
+                                   layout=None)
 
     @classmethod
     def from_basis(cls, U: np.ndarray, singular_values: np.ndarray) -> POD:

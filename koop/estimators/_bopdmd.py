@@ -13,6 +13,7 @@ from koop._params import RANK, Interval
 from koop._spectral.truncation import select_rank
 from koop.base import KoopmanEstimator
 from koop.data import as_trajectories
+from koop.dictionaries import Identity
 
 __all__ = ["BOPDMD", "optdmd"]
 
@@ -270,10 +271,12 @@ class BOPDMD(KoopmanEstimator):
             self.field_ = data.layout
         elif "field_" in self.__dict__:
             del self.field_
-        self.dictionary_ = POD.from_basis(U, s)
-        # real data: conjugate pairs make the reduced map real (up to the fit's rounding)
+        self.reduction_ = POD.from_basis(U, s)
+        self.dictionary_ = Identity().fit(np.zeros((1, r), dtype=U.dtype))
+        # real data: conjugate pairs make the reduced map real (up to the fit's rounding);
+        # the model on the POD coordinates is lifted to the state (state map U^T)
         self._set_reduced_model(np.eye(r), reduced.real if real_data else reduced,
-                                U.T.copy(), step)
+                                np.eye(r), step)
         # align the bagged statistics and modes with the base's eigenvalue order
         order = scipy.optimize.linear_sum_assignment(
             np.abs(self.eigenvalues_[:, None] - lam[None, :]))[1]

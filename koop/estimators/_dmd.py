@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 from koop._params import RANK, Interval, StrOptions
 from koop.base import KoopmanEstimator
 from koop.data import as_trajectories, is_dask_array
+from koop.dictionaries import Identity
 from koop.estimators._snapshots import METHODS, snapshot_dmd
 from koop.gram import GramMatrices
 
@@ -58,12 +59,13 @@ class DMD(KoopmanEstimator):
     for a dask/zarr array on disk) plus one block (``block_bytes``) plus
     :math:`O(n^2 + rd)`. With few features the same code runs in one block.
 
-    The model acts on POD coordinates: ``dictionary_`` is a fitted
-    :class:`~koop.dictionaries.POD` (:math:`\psi(x) = U^*x`), ``reduced_matrix_`` is
+    The model is EDMD with the identity dictionary on the POD coordinates
+    :math:`z = U^*x`: ``reduction_`` is a fitted :class:`~koop.dictionaries.POD`,
+    ``dictionary_`` the identity on :math:`z`, ``reduced_matrix_`` is
     :math:`\tilde A^\top` (rows evolve, :math:`z_{n+1} = z_n\tilde A^\top`) and
-    ``state_map_`` is :math:`U^\top`. ``gram_`` holds :math:`G, A, L` of the POD
-    coordinates (:math:`r\times r`), so :func:`koop.validation.residuals` works on a
-    field without a :math:`d\times d` matrix.
+    ``state_map_`` is :math:`U^\top`. ``gram_`` holds :math:`G, A, L, C` of the POD
+    coordinates (:math:`r\times r`), and :func:`koop.validation.residuals` on new data
+    reduces them first, so residuals on a field never form a :math:`d`-column matrix.
 
     Parameters
     ----------
@@ -96,9 +98,13 @@ class DMD(KoopmanEstimator):
         The Koopman matrix on the dictionary (POD) coordinates, :math:`\tilde A^\top`
         (:math:`=G^{-1}A` of ``gram_`` for exact DMD); the :math:`d\times d`
         state-space matrix :math:`U\tilde AU^*` is never formed.
+    reduction_ : POD
+        The POD basis :math:`U` (``reduction_.components_``, :math:`d\times r`).
     gram_ : GramMatrices
-        :math:`G, A, L` (:math:`r\times r`) and :math:`C` (:math:`r\times d`) of the POD
-        coordinates, weights :math:`1/N`.
+        :math:`G, A, L, C` (:math:`r\times r`) of the POD coordinates, weights
+        :math:`1/N`.
+    field_ : FieldLayout
+        For a labelled field: its grid and mask (modes and predictions come back on it).
 
     Examples
     --------
@@ -166,31 +172,26 @@ class DMD(KoopmanEstimator):
         R = snapshot_factor(source)
         sol = snapshot_dmd(R, ix, iy, rank=self.rank, method=self.method, n_features=d)
         r = sol.rank
-        # one more pass: the POD basis U, the modes, and C = Psi_X^* X / N
-        c_coefs = np.zeros((source.n_rows, r), dtype=sol.x_coords.dtype)
-        c_coefs[ix] = sol.x_coords.conj() / n_pairs
-        if np.dtype(source.dtype).kind != "c":  # real data: U, C real; one real GEMM
+        # one more pass: the POD basis U and the modes
+        if np.dtype(source.dtype).kind != "c":  # real data: U real; one real GEMM
             m = sol.mode_coefs
-            both = right_products(source, np.hstack([sol.pod_coefs.real, c_coefs.real,
-                                                     m.real, m.imag]))
-            U, C = both[:, :r].copy(), both[:, r:2 * r].T.copy()
-            modes = both[:, 2 * r:3 * r] + 1j * both[:, 3 * r:]
+            both = right_products(source, np.hstack([sol.pod_coefs.real, m.real, m.imag]))
+            U = both[:, :r].copy()
+            modes = both[:, r:2 * r] + 1j * both[:, 2 * r:]
         else:
-            both = right_products(source, np.hstack([sol.pod_coefs, c_coefs, sol.mode_coefs]))
-            U, C = both[:, :r].copy(), both[:, r:2 * r].T.copy()
-            modes = both[:, 2 * r:]
+            both = right_products(source, np.hstack([sol.pod_coefs, sol.mode_coefs]))
+            U, modes = both[:, :r].copy(), both[:, r:]
         del both
         if d <= source.n_rows:  # R = S^T (Q = I): U straight from the SVD, orthonormal
             U = np.ascontiguousarray(sol.left.astype(U.dtype, copy=False))
-        if data.layout is not None:
-            self.field_ = data.layout
-        elif "field_" in self.__dict__:
-            del self.field_
-        self.dictionary_ = POD.from_basis(U, sol.singular_values)
+        self.reduction_ = POD.from_basis(U, sol.singular_values)
+        self.dictionary_ = Identity().fit(np.zeros((1, r), dtype=U.dtype))
         self.singular_values_ = sol.singular_values
         self.rank_ = r
-        self._set_reduced_model(np.eye(r, dtype=U.dtype), sol.atilde.T, U.T.copy(), data.dt,
-                                modes=modes)
+        # exact DMD is EDMD with the identity on the POD coordinates z = U^* x; the model
+        # is lifted to the state (state map U^T) and carries the exact modes
+        self._set_reduced_model(np.eye(r, dtype=U.dtype), sol.atilde.T,
+                                np.eye(r, dtype=U.dtype), data.dt, modes=modes)
         self.mode_coefficients_ = sol.mode_coefs
         x0 = parts[0][0]
         x0 = np.asarray(x0.compute() if is_dask_array(x0) else x0)
@@ -198,8 +199,9 @@ class DMD(KoopmanEstimator):
                                            rcond=None)[0]
         w = 1.0 / n_pairs
         Px, Py = sol.x_coords, sol.y_coords
+        G = w * Px.conj().T @ Px
         self.gram_ = GramMatrices(
-            G=w * Px.conj().T @ Px, A=w * Px.conj().T @ Py, L=w * Py.conj().T @ Py, C=C,
+            G=G, A=w * Px.conj().T @ Py, L=w * Py.conj().T @ Py, C=G.copy(),
             n_samples=n_pairs, weights_sum=1.0, backend="tsqr",
         )
         return self
@@ -233,30 +235,6 @@ class DMD(KoopmanEstimator):
                              f"{(self.n_features_in_, self.rank_)}.")
         return right_products(source, self.mode_coefficients_, out=out)
 
-    def predict(self, X: Any) -> Any:
-        """One-step-ahead states (see :meth:`KoopmanEstimator.predict`); a field
-        (xarray with the fitted spatial dims and mask) comes back as a field, its time
-        coordinate advanced by ``dt``.
-
-        Parameters
-        ----------
-        X : array-like (n_samples, n_features_in_) or xarray field
-
-        Returns
-        -------
-        ndarray, or xarray.DataArray for a field
-        """
-        layout = getattr(self, "field_", None)
-        if layout is None or not hasattr(X, "dims"):
-            return super().predict(X)
-        from koop._fields import flatten_field, unflatten
-
-        out = super().predict(flatten_field(X, layout))
-        coords = {}
-        if "time" in X.coords and self.dt_ is not None:
-            coords["time"] = np.asarray(X["time"].values) + self.dt_
-        return unflatten(out, layout, ("time",), coords, name=getattr(X, "name", None))
-
     def reconstruct_field(self, n_steps: int):
         """:meth:`reconstruct` on the grid of the field seen in ``fit`` (an xarray
         DataArray ``(time, *spatial)``, time in steps of ``dt``, masked points NaN).
@@ -277,14 +255,6 @@ class DMD(KoopmanEstimator):
         values = self.reconstruct(n_steps)
         coords = {"time": np.arange(n_steps) * (self.dt_ if self.dt_ is not None else 1.0)}
         return unflatten(values, self.field_, ("time",), coords)
-
-    def _psi(self, X: Any, name: str = "X") -> np.ndarray:
-        from koop.data import check_array
-
-        check_is_fitted(self, "reduced_matrix_")
-        X = check_array(X, name=name, n_features=self.n_features_in_,
-                        allow_complex=np.iscomplexobj(self.state_map_))
-        return self.dictionary_.transform(X)
 
     @property
     def frequencies_(self) -> np.ndarray:

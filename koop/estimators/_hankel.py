@@ -8,9 +8,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from koop._params import POSITIVE_INT, RANK
+from koop._reduction import REDUCTION_CONSTRAINTS
 from koop._spectral.truncation import select_rank
 from koop.base import KoopmanEstimator
-from koop.dictionaries import TimeDelay
+from koop.dictionaries import POD, TimeDelay
 from koop.estimators._delay_embedding import hankel_blocks, hankel_svd
 from koop.estimators._edmd import BACKEND
 from koop.gram import build_gram
@@ -73,6 +74,11 @@ class HankelDMD(KoopmanEstimator):
         How ``gram_`` is built (:func:`koop.gram.build_gram`).
     compute_gram : bool, default=True
         Build ``gram_`` (needed by :mod:`koop.validation`; one more pass over the data).
+    reduce : POD, optional
+        Delay-embed the POD coordinates :math:`z = U^*x` of a field instead of the state
+        (see :class:`~koop.estimators.EDMD`); modes come back on the full state.
+    reduce_split : float in (0, 1), optional
+        The first fraction of every trajectory fits the POD basis, the rest the model.
 
     Attributes
     ----------
@@ -104,15 +110,23 @@ class HankelDMD(KoopmanEstimator):
     [-1.414214, -1.0, 1.0, 1.414214]
     """
 
+    _accepts_complex = True
     _parameter_constraints: ClassVar[dict] = {
-        "n_delays": POSITIVE_INT, "rank": RANK, "backend": BACKEND, "compute_gram": ["boolean"]}
+        "n_delays": POSITIVE_INT, "rank": RANK, "backend": BACKEND, "compute_gram": ["boolean"],
+        **REDUCTION_CONSTRAINTS}
 
     def __init__(self, n_delays: int = 10, rank: int | float | str | None = None,
-                 backend: str = "numba", compute_gram: bool = True) -> None:
+                 backend: str = "numba", compute_gram: bool = True,
+                 reduce: POD | None = None, reduce_split: float | None = None) -> None:
         self.n_delays = n_delays
         self.rank = rank
         self.backend = backend
         self.compute_gram = compute_gram
+        self.reduce = reduce
+        self.reduce_split = reduce_split
+
+    def _min_samples(self) -> int:
+        return int(self.n_delays) + 2
 
     def fit(self, X: Any, y: Any = None, *, dt: float | None = None) -> HankelDMD:
         """Fit DMD on the delay windows of one or several trajectories.
@@ -132,7 +146,8 @@ class HankelDMD(KoopmanEstimator):
         """
         data = self._start_fit(X, y, dt, pairs=False)
         q = int(self.n_delays)
-        trajs = [np.asarray(t, dtype=np.float64) for t in data.trajectories]
+        trajs = [np.asarray(t, dtype=np.result_type(t.dtype, np.float64))
+                 for t in data.trajectories]
         n_pairs = data.n_pairs(q)
         if n_pairs < 2:
             raise ValueError(
@@ -150,18 +165,18 @@ class HankelDMD(KoopmanEstimator):
         self.delay_modes_ = U_r
         # K_r is the least-squares map between the projected windows Z = H U_r, with
         # X rows Z[:-1] and Y rows Z[1:] of each trajectory
-        ZxZx = np.zeros((r, r))
-        ZxZy = np.zeros((r, r))
+        ZxZx = np.zeros((r, r), dtype=U_r.dtype)
+        ZxZy = np.zeros((r, r), dtype=U_r.dtype)
         for _, _, block in hankel_blocks(trajs, q, stop=1, overlap=1):
             Z = block @ U_r
-            ZxZx += Z[:-1].T @ Z[:-1]
-            ZxZy += Z[:-1].T @ Z[1:]
+            ZxZx += Z[:-1].conj().T @ Z[:-1]
+            ZxZy += Z[:-1].conj().T @ Z[1:]
         gxx = ZxZx / np.outer(s_r, s_r)  # V^T V, the identity up to rounding
         gxy = ZxZy / np.outer(s_r, s_r)
         reduced = np.linalg.solve(gxx, gxy)
         scale = np.sqrt(n_pairs)
         basis = U_r * (scale / s_r)
-        state_map = (s_r[:, None] * U_r.T / scale)[:, : data.n_features]
+        state_map = (s_r[:, None] * U_r.conj().T / scale)[:, : data.n_features]
         self._set_reduced_model(basis, reduced, state_map, data.dt)
         if self.compute_gram:
             self.gram_ = build_gram(self.dictionary_, data, backend=self.backend)
