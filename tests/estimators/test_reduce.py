@@ -256,3 +256,15 @@ def test_reduction_bad_input_is_refused_clearly():
     model = EDMD(reduce=POD(rank=4)).fit(da)
     with pytest.raises(ValueError, match="spatial dims"):  # a field on another grid
         model.predict(da.isel(x=slice(0, 30)))
+
+
+def test_vamp_score_of_a_field_model_is_that_of_its_pod_coordinates():
+    from koop.validation import vamp_score
+
+    da, _ = field(n=100, noise=0.01)
+    train, test = da.isel(time=slice(0, 60)), da.isel(time=slice(60, None))
+    model = EDMD(reduce=POD(rank=6)).fit(train)
+    U = model.reduction_.components_
+    inner = EDMD().fit(rows(train) @ U)
+    assert vamp_score(model, test) == pytest.approx(vamp_score(inner, rows(test) @ U),
+                                                    rel=1e-12)
