@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.koop-installed
 PEERS := .venv-peers
 PYDMD := .venv-pydmd
+DATAFOLD := .venv-datafold
 
 .PHONY: demo test lint docs bench bench-fields venv clean
 
@@ -37,10 +38,19 @@ $(PEERS)/.installed:
 	$(PYTHON) -m venv $(PEERS)
 	$(PEERS)/bin/python -m pip install --quiet --upgrade pip
 	$(PEERS)/bin/python -m pip install --quiet torch==2.13.0
-	$(PEERS)/bin/python -m pip install --quiet 'setuptools<82' pykoopman==1.2.1 kooplearn deeptime datafold numexpr pydmd psutil
+	$(PEERS)/bin/python -m pip install --quiet 'setuptools<82' pykoopman==1.2.1 kooplearn deeptime pydmd psutil
 	touch $@
 
-bench: $(STAMP) $(PEERS)/.installed
+# datafold 2.x pins scikit-learn ~1.2 against pykoopman's 1.1.3: in the peers venv pip
+# falls back to datafold 1.0.0, which fails with today's numpy, pandas and scikit-learn
+# (np.int, a recursion in TSCDataFrame, EDMD's read-only feature_names_in_).
+$(DATAFOLD)/.installed:
+	$(PYTHON) -m venv $(DATAFOLD)
+	$(DATAFOLD)/bin/python -m pip install --quiet --upgrade pip
+	$(DATAFOLD)/bin/python -m pip install --quiet datafold==2.0.2 psutil
+	touch $@
+
+bench: $(STAMP) $(PEERS)/.installed $(DATAFOLD)/.installed
 	$(PY) benchmarks/gram.py
 
 # The current PyDMD release (with BOPDMD) in a venv of its own: pykoopman pins .venv-peers
@@ -55,4 +65,4 @@ bench-fields: $(STAMP) $(PYDMD)/.installed
 	$(PY) benchmarks/fields.py
 
 clean:
-	rm -rf $(VENV) $(PEERS) $(PYDMD) koop-report site .pytest_cache
+	rm -rf $(VENV) $(PEERS) $(PYDMD) $(DATAFOLD) koop-report site .pytest_cache

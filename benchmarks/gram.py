@@ -8,8 +8,22 @@ to degree 5 (M=56). Each measurement runs in its own process (clean peak memory)
 * ``edmd``     koop.estimators.EDMD(dictionary).fit(X), end to end;
 * ``numpy``    plain numpy: psi once (N x M in memory), G by dsyrk, A by dgemm;
 * ``floor``    dsyrk + dgemm on a precomputed psi: the work an exact build cannot avoid;
+* ``streamed`` (polynomials) build_gram with the fused polynomial kernel switched off: psi
+  streamed through a buffer, dsyrk + dgemm (the path before koop._kernels.poly_gram);
+* ``peak``     this machine's DGEMM rate: a 4000 x 4000 dgemm, best of 3, per BLAS setting;
 * peers        EDMD fits of pykoopman, kooplearn, deeptime, datafold, run from
-  ``.venv-peers`` (a peer that fails is skipped and the reason printed).
+  ``.venv-peers`` (datafold from ``.venv-datafold``: see ``make bench``; a peer that fails
+  is skipped and the reason printed).
+
+A second table per BLAS setting sets each build against the arithmetic limit: its flops,
+counted exactly, at the measured DGEMM peak. Counted: G by dsyrk ``N M (M+1)``, A by
+dgemm ``2 N M^2``, C by dgemm ``2 N M d`` (RBF; a block of G for polynomials), the
+dictionary on ``N+1`` samples (RBF: ``3d`` for the squared distance, 1 for the scaling and
+35 for the exponential, the arithmetic of koop's vexp; monomials: one multiplication each
+beyond the constant and the state), and for the fused polynomial kernel ``2 N K`` for its
+``K`` distinct moment sums in place of the dsyrk. Not counted: rows recomputed at chunk or
+block boundaries (one per 256 samples at most, < 0.4 %) and the rank-one end corrections
+of L.
 
 Peak extra memory is the process's peak resident memory during the call minus its
 resident memory just before (Linux: /proc/self/clear_refs resets the peak). The whole
@@ -22,6 +36,7 @@ Usage::
 
     .venv/bin/python benchmarks/gram.py                  # N = 1e4, 1e5, 1e6, peers
     .venv/bin/python benchmarks/gram.py --sizes 1e4 1e5 --no-peers
+    .venv/bin/python benchmarks/gram.py --sizes 1e6 --settings current --no-cpu-table
 
 Timings on a shared machine are noisy: compare ratios within one run.
 """
@@ -42,6 +57,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 KOOP_PY = ROOT / ".venv" / "bin" / "python"
 PEERS_PY = ROOT / ".venv-peers" / "bin" / "python"
+# datafold 2.x pins scikit-learn ~1.2, pykoopman 1.2.1 pins 1.1.3: in one venv pip falls
+# back to datafold 1.0.0, which no longer runs with numpy >= 1.24, pandas >= 1.5 or
+# scikit-learn 1.1 (np.int, a recursion in TSCDataFrame.sort_index, EDMD's read-only
+# feature_names_in_). make bench gives datafold its own venv.
+DATAFOLD_PY = ROOT / ".venv-datafold" / "bin" / "python"
 PEERS = ("pykoopman", "kooplearn", "deeptime", "datafold")
 DICTS = ("rbf", "poly")
 BLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
@@ -125,8 +145,12 @@ def _koop_dictionary(data, dictionary):
 
 # -- tasks ------------------------------------------------------------------------------
 def task_koop(args):
+    import koop._backends.numba_backend as nb
     from koop.estimators._solvers import edmd_solve
     from koop.gram import build_gram
+
+    if args.path == "streamed":  # the path before the fused polynomial kernel
+        nb.fused_polynomial_plan = lambda plan: None
 
     X, data = _load(args)
     dic = _koop_dictionary(data, args.dict).fit(X)
@@ -197,6 +221,37 @@ def _eigs(K):
     return np.linalg.eigvals(K)
 
 
+def task_peak(args):
+    """DGEMM rate of this machine with the BLAS environment as given: best of 3."""
+    n = 4000
+    rng = np.random.default_rng(0)
+    a, b = rng.random((n, n)), rng.random((n, n))
+    c = a @ b
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        np.matmul(a, b, out=c)
+        best = min(best, time.perf_counter() - t0)
+    return {"time": best, "gflops": 2.0 * n**3 / best / 1e9}
+
+
+def flop_counts(dictionary: str, n: int, d: int = 3) -> dict:
+    """Flops of one build of G, A, L, C over ``n`` pairs (see the module docstring)."""
+    if dictionary == "rbf":
+        M = 500
+        return {"syrk": n * M * (M + 1), "gemm": 2 * n * M * M, "C": 2 * n * M * d,
+                "eval": (n + 1) * M * (3 * d + 1 + 35), "moments": 0}
+    from math import comb
+
+    M, K = comb(d + 5, 5), comb(d + 10, 10)  # degree 5; distinct sums of degree <= 10
+    chain = (n + 1) * (M - 1 - d)
+    streamed = {"syrk": n * M * (M + 1), "gemm": 2 * n * M * M, "C": 0, "eval": chain,
+                "moments": 0}
+    if dictionary == "poly-streamed":
+        return streamed
+    return dict(streamed, syrk=0, moments=2 * n * K)
+
+
 def task_peer(args):
     X, data = _load(args)
     name, dictionary = args.peer, args.dict
@@ -242,9 +297,16 @@ def task_peer(args):
         def fit():
             return DTEDMD(basis).fit((X[:-1], X[1:])).fetch_model()
     elif name == "datafold":
+        import datafold
         from datafold.appfold import EDMD as DFEDMD
         from datafold.dynfold import TSCPolynomialFeatures, TSCRadialBasis
         from datafold.pcfold import GaussianKernel, TSCDataFrame
+
+        if int(datafold.__version__.split(".")[0]) < 2:
+            raise RuntimeError(
+                f"datafold {datafold.__version__} does not run with this venv's numpy, "
+                "pandas and scikit-learn; make bench installs datafold 2.0.2 into "
+                ".venv-datafold")
 
         def fit():
             # string feature names: datafold's polynomial step fails on integer ones
@@ -263,9 +325,15 @@ def task_peer(args):
 
 
 def task_versions(args):
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
-    return {q: version(q) for q in PEERS}
+    out = {}
+    for q in PEERS:
+        try:
+            out[q] = version(q)
+        except PackageNotFoundError:
+            out[q] = None
+    return out
 
 
 def task_compile(args):
@@ -288,7 +356,8 @@ def task_compile(args):
 
 
 TASKS = {"koop": task_koop, "edmd": task_edmd, "numpy": task_numpy, "floor": task_floor,
-         "peer": task_peer, "compile": task_compile, "versions": task_versions}
+         "peer": task_peer, "compile": task_compile, "versions": task_versions,
+         "peak": task_peak}
 
 
 # -- driver -------------------------------------------------------------------------------
@@ -338,6 +407,10 @@ def _fmt(res, key="time"):
     return f"{res[key]:.3g}"
 
 
+def _peer_python(name: str) -> Path:
+    return DATAFOLD_PY if name == "datafold" and DATAFOLD_PY.exists() else PEERS_PY
+
+
 def _cpu_table(sizes, data, base_env, timeout, dicts=DICTS) -> None:
     """koop vs the floor on one thread, in CPU seconds of the measured call.
 
@@ -348,24 +421,56 @@ def _cpu_table(sizes, data, base_env, timeout, dicts=DICTS) -> None:
     env = dict(base_env, OPENBLAS_NUM_THREADS="1", NUMBA_NUM_THREADS="1",
                OMP_NUM_THREADS="1")
     print("\n## One thread, CPU seconds (BLAS environment as set)")
-    print("| N | dict | koop CPU s | floor CPU s | koop/floor | EDMD CPU s | EDMD/floor |")
-    print("|---|---|---|---|---|---|---|", flush=True)
+    print("| N | dict | koop CPU s | floor CPU s | koop/floor | streamed CPU s | "
+          "koop/streamed | EDMD CPU s | EDMD/floor |")
+    print("|---|---|---|---|---|---|---|---|---|", flush=True)
     for n in sizes:
         for dic in dicts:
             kw = dict(data=data, n=n, dict=dic, repeats=3 if n <= 100_000 else 1)
             with tempfile.TemporaryDirectory() as tmp:
                 rk = _run(KOOP_PY, "koop", env, timeout, out=Path(tmp) / "k.npy", **kw)
+                rs = (_run(KOOP_PY, "koop", env, timeout, out=Path(tmp) / "s.npy",
+                           path="streamed", **kw) if dic == "poly" else {"error": "n/a"})
             rf = _run(KOOP_PY, "floor", env, timeout, **kw)
             re_ = _run(KOOP_PY, "edmd", env, timeout, **kw)
             if any("error" in r for r in (rk, rf, re_)):
                 print(f"#   N={n:.0e} {dic}: failed", rk, rf, re_)
                 continue
+            streamed = ("—", "—") if "error" in rs else (
+                f"{rs['cpu']:.3g}", f"{rk['cpu'] / rs['cpu']:.3f}")
             print(f"| {n:.0e} | {dic} | {rk['cpu']:.3g} | {rf['cpu']:.3g} | "
-                  f"{rk['cpu'] / rf['cpu']:.3f} | {re_['cpu']:.3g} | "
-                  f"{re_['cpu'] / rf['cpu']:.3f} |", flush=True)
+                  f"{rk['cpu'] / rf['cpu']:.3f} | {streamed[0]} | {streamed[1]} | "
+                  f"{re_['cpu']:.3g} | {re_['cpu'] / rf['cpu']:.3f} |", flush=True)
+
+
+def _limit_table(label: str, peak: dict, timings: list) -> None:
+    """Each build against its arithmetic limit: flops at the measured DGEMM peak."""
+    if "error" in peak:
+        print(f"# DGEMM peak failed ({peak['error']}): no limit table")
+        return
+    rate = peak["gflops"] * 1e9
+    print(f"\n## Against the arithmetic limit (BLAS environment {label}; DGEMM peak "
+          f"{peak['gflops']:.1f} GFLOP/s, 4000^3 dgemm best of 3)")
+    print("| N | build | Gflop: dsyrk | dgemm (A, C) | moments | dictionary | total | "
+          "limit s | koop s | koop/limit | % of peak |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|", flush=True)
+    for n, name, t in timings:
+        f = flop_counts(name, n)
+        total = sum(f.values())
+        limit = total / rate
+        row = [f"{n:.0e}", name] + [f"{v / 1e9:.3g}" for v in
+                                    (f["syrk"], f["gemm"] + f["C"], f["moments"], f["eval"],
+                                     total)]
+        row += [f"{limit:.3g}", f"{t:.3g}", f"{t / limit:.2f}", f"{100 * limit / t:.0f} %"]
+        print("| " + " | ".join(row) + " |", flush=True)
+    if any(name == "poly" for _, name, _ in timings):
+        print("# 'poly' is the fused kernel (its own arithmetic: dgemm for A, distinct sums "
+              "for G, L, C); 'poly-streamed' the dsyrk + dgemm path; the poly-streamed "
+              "limit is the one the fused kernel's time is to be compared against.")
 
 
 def main(argv=None) -> None:
+    global KOOP_PY, PEERS_PY, DATAFOLD_PY
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", nargs="+", default=["1e4", "1e5", "1e6"])
     p.add_argument("--no-peers", action="store_true")
@@ -378,7 +483,13 @@ def main(argv=None) -> None:
                    help="also measure koop and the floor on one thread, in CPU seconds")
     p.add_argument("--only-cpu-table", action="store_true")
     p.add_argument("--data-cache", default=str(Path(tempfile.gettempdir()) / "koop-bench"))
+    p.add_argument("--python", default=str(KOOP_PY if KOOP_PY.exists() else sys.executable),
+                   help="koop's interpreter (default: .venv, else this one)")
+    p.add_argument("--peers-python", default=str(PEERS_PY))
+    p.add_argument("--datafold-python", default=str(DATAFOLD_PY))
     args = p.parse_args(argv)
+    KOOP_PY, PEERS_PY = Path(args.python), Path(args.peers_python)
+    DATAFOLD_PY = Path(args.datafold_python)
     sizes = [int(float(s)) for s in args.sizes]
     cache = Path(args.data_cache)
     cache.mkdir(parents=True, exist_ok=True)
@@ -390,7 +501,11 @@ def main(argv=None) -> None:
         print(f"# peers skipped: {PEERS_PY} not found (make bench creates it)")
     base_env = dict(os.environ, PYTHONPATH=str(ROOT))
     if peers:
-        print("# peers:", json.dumps(_run(PEERS_PY, "versions", base_env, 120)))
+        versions = _run(PEERS_PY, "versions", base_env, 120)
+        if DATAFOLD_PY.exists():
+            versions["datafold"] = _run(DATAFOLD_PY, "versions", base_env, 120).get("datafold")
+        print("# peers:", json.dumps(versions), "; datafold from",
+              _peer_python("datafold"))
     settings = [("as set", base_env)]
     if args.settings == "both":
         settings.append(("unset", {k: v for k, v in base_env.items() if k not in BLAS_VARS}))
@@ -411,22 +526,30 @@ def main(argv=None) -> None:
     all_peers = peers
     for label, env in settings:
         peers = all_peers if label == "as set" or args.peer_settings == "both" else []
+        peak = _run(KOOP_PY, "peak", env, args.timeout)
         print(f"\n## BLAS environment {label}: " + ", ".join(
-            f"{k}={env.get(k, '(unset)')}" for k in BLAS_VARS), flush=True)
-        head = ["N", "dict", "koop s", "MB", "floor s", "koop/floor", "numpy s (psi)", "MB",
-                "EDMD s", "EDMD/floor", "|dλ| koop-np", "|dλ| np-np"]
+            f"{k}={env.get(k, '(unset)')}" for k in BLAS_VARS) +
+            (f"; DGEMM peak {peak['gflops']:.1f} GFLOP/s" if "error" not in peak else ""),
+            flush=True)
+        head = ["N", "dict", "koop s", "MB", "floor s", "koop/floor", "streamed s",
+                "koop/streamed", "numpy s (psi)", "MB", "EDMD s", "EDMD/floor",
+                "|dλ| koop-np", "|dλ| np-np"]
         head += [f"{q} s (MB)" for q in peers] + ["fastest peer/koop", "pykoopman/koop"]
         print("| " + " | ".join(head) + " |")
         print("|" + "---|" * len(head), flush=True)
+        timings = []
         for n in sizes:
             for dic in args.dicts:
                 # best of several calls where a call is short (the polynomial build at 1e6
-                # takes ~0.3 s, where scheduling noise of one call is ~0.1 s)
+                # takes ~0.1-0.3 s, where scheduling noise of one call is ~0.1 s)
                 reps = 3 if n <= 10_000 or dic == "poly" else (2 if n <= 100_000 else 1)
                 kw = dict(data=data, n=n, dict=dic, repeats=reps)
                 with tempfile.TemporaryDirectory() as tmp:
                     ek, en = Path(tmp) / "koop.npy", Path(tmp) / "numpy.npy"
                     r_koop = _run(KOOP_PY, "koop", env, args.timeout, out=ek, **kw)
+                    r_str = (_run(KOOP_PY, "koop", env, args.timeout, out=Path(tmp) / "s.npy",
+                                  path="streamed", **kw) if dic == "poly"
+                             else {"error": "n/a"})
                     r_floor = _run(KOOP_PY, "floor", env, args.timeout, **kw)
                     r_np = _run(KOOP_PY, "numpy", env, args.timeout, out=en, **kw)
                     r_edmd = _run(KOOP_PY, "edmd", env, args.timeout, **kw)
@@ -435,12 +558,19 @@ def main(argv=None) -> None:
                         d_kn = _match_eigs(np.load(ek), np.load(en))
                         d_nn = _match_eigs(np.load(en), np.load(str(en).replace(".npy",
                                                                                 "_alt.npy")))
-                r_peers = {q: _run(PEERS_PY, "peer", env, args.timeout, peer=q,
+                r_peers = {q: _run(_peer_python(q), "peer", env, args.timeout, peer=q,
                                    **dict(kw, repeats=1 if n >= 100_000 else 2))
                            for q in peers}
                 ok = "error" not in r_koop and "error" not in r_floor
+                if "error" not in r_koop:
+                    timings.append((n, dic, r_koop["time"]))
+                if "error" not in r_str:
+                    timings.append((n, "poly-streamed", r_str["time"]))
                 row = [f"{n:.0e}", dic, _fmt(r_koop), _fmt(r_koop, "peak_mb"), _fmt(r_floor),
                        f"{r_koop['time'] / r_floor['time']:.3f}" if ok else "—",
+                       _fmt(r_str),
+                       (f"{r_koop['time'] / r_str['time']:.3f}"
+                        if "error" not in r_str and ok else "—"),
                        (f"{r_np['time']:.3g} ({r_np['psi_time']:.2g})"
                         if "error" not in r_np else "—"), _fmt(r_np, "peak_mb"),
                        _fmt(r_edmd),
@@ -461,10 +591,12 @@ def main(argv=None) -> None:
                 row.append(f"{good['pykoopman'] / kt:.1f}x" if "pykoopman" in good and kt
                            else "—")
                 for name, r in [("koop", r_koop), ("floor", r_floor), ("numpy", r_np),
-                                ("edmd", r_edmd)]:
+                                ("edmd", r_edmd)] + ([("streamed", r_str)] if dic == "poly"
+                                                     else []):
                     if "error" in r:
                         print(f"#   {name} ({dic}, N={n:.0e}) failed: {r['error']}")
                 print("| " + " | ".join(row) + " |", flush=True)
+        _limit_table(label, peak, timings)
 
 
 if __name__ == "__main__":
@@ -477,6 +609,7 @@ if __name__ == "__main__":
         ap.add_argument("--repeats", type=int, default=1)
         ap.add_argument("--out")
         ap.add_argument("--peer", choices=PEERS)
+        ap.add_argument("--path", choices=["default", "streamed"], default="default")
         a = ap.parse_args()
         res = TASKS[a.task](a)
         if _CPU:

@@ -80,12 +80,8 @@ class KoopmanEstimator(ParamValidation, BaseEstimator):
         reduce = self.get_params(deep=False).get("reduce")
         data = self._validate_training_data(X, y if pairs else None, dt,
                                             lazy=lazy or reduce is not None)
-        if not pairs and y is not None:
-            raise ValueError(
-                f"{type(self).__name__} needs trajectories (delay windows of consecutive "
-                f"samples), not snapshot pairs: got X with {data.n_features} feature(s) "
-                "and a y; pass X only."
-            )
+        if not pairs:
+            self._refuse_pairs(y, data.n_features)
         self.n_features_in_ = data.n_features
         self._set_feature_names(data)
         if data.layout is not None:
@@ -107,6 +103,15 @@ class KoopmanEstimator(ParamValidation, BaseEstimator):
         self.reduction_, data = fit_reduction(reduce, self.reduce_split, data,
                                               min_rest=self._min_samples())
         return data
+
+    def _refuse_pairs(self, y: Any, n_features: int) -> None:
+        """For estimators on delay windows: a ``y`` (snapshot pairs) is refused."""
+        if y is not None:
+            raise ValueError(
+                f"{type(self).__name__} needs trajectories (delay windows of consecutive "
+                f"samples), not snapshot pairs: got X with {n_features} feature(s) "
+                "and a y; pass X only."
+            )
 
     def _fit_coordinates(self, X: Any, y: Any = None, name: str = "validation_data") -> Any:
         """Data (``X`` or a tuple ``(X, y)``) in the coordinates the solve runs on: as
@@ -288,13 +293,22 @@ class KoopmanEstimator(ParamValidation, BaseEstimator):
         """
         return self.model_.eigenfunctions(self._psi(X))
 
-    def predict(self, X: Any) -> np.ndarray:
+    def _refuse_inputs(self, u: Any) -> None:
+        if u is not None:
+            raise ValueError(
+                f"u was given, but this {type(self).__name__} was fitted without inputs; "
+                "fit koop.estimators.DMDc or EDMDc on data with inputs (fit(X, u=U))."
+            )
+
+    def predict(self, X: Any, u: Any = None) -> np.ndarray:
         r"""One-step-ahead state for each row: :math:`\hat x_{n+1} = h(x_n) K_r C_r`.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features_in_)
             For a lagged dictionary, consecutive samples of one trajectory.
+        u : None
+            Models without inputs refuse inputs (see :class:`~koop.estimators.EDMDc`).
 
         Returns
         -------
@@ -302,9 +316,10 @@ class KoopmanEstimator(ParamValidation, BaseEstimator):
         a field and ``X`` a field on its grid, a DataArray ``(time, *spatial)`` with the
         times advanced by ``dt``
         """
+        self._refuse_inputs(u)
         return self._field_out(self.model_.predict(self._psi(X)), X, self.n_lags_)
 
-    def simulate(self, x0: Any, n_steps: int) -> np.ndarray:
+    def simulate(self, x0: Any, n_steps: int, u: Any = None) -> np.ndarray:
         r"""Iterate the linear Koopman model from ``x0``.
 
         :math:`h_0 = \psi(x_0) Q`, :math:`h_{k} = h_{k-1} K_r`, :math:`x_k = h_k C_r`.
@@ -316,6 +331,8 @@ class KoopmanEstimator(ParamValidation, BaseEstimator):
             (oldest first).
         n_steps : int
             Number of steps.
+        u : None
+            Models without inputs refuse inputs (see :class:`~koop.estimators.EDMDc`).
 
         Returns
         -------
@@ -324,6 +341,7 @@ class KoopmanEstimator(ParamValidation, BaseEstimator):
             snapshot of the field the model was fitted on.
         """
         check_is_fitted(self, "reduced_matrix_")
+        self._refuse_inputs(u)
         if isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer):
             raise TypeError(f"n_steps must be a non-negative integer, got {n_steps!r}.")
         if n_steps < 0:
@@ -354,6 +372,46 @@ class KoopmanEstimator(ParamValidation, BaseEstimator):
         if t is not None and self.dt_ is not None and np.issubdtype(t.dtype, np.number):
             coords["time"] = t[-1] + self.dt_ * np.arange(1, int(n_steps) + 1)
         return unflatten(out, layout, ("time",), coords)
+
+    def simulate_batch(self, X0: Any, n_steps: int) -> np.ndarray:
+        r"""Runs of ``n_steps`` states from many initial states at once.
+
+        The same iteration as :meth:`simulate`, on all starts together (one matrix
+        product per step); an estimator that overrides :meth:`simulate` is run start by
+        start through it.
+
+        Parameters
+        ----------
+        X0 : array-like (n_starts, n_features_in_), or (n_starts, n_lags_ + 1, n_features_in_)
+            Initial states; windows (oldest first) for a lagged dictionary.
+        n_steps : int
+
+        Returns
+        -------
+        ndarray (n_starts, n_steps, n_features_in_)
+            ``out[i, k]`` is the state ``k + 1`` steps after start ``i``.
+        """
+        check_is_fitted(self, "reduced_matrix_")
+        X0 = np.asarray(X0, dtype=float)
+        if type(self).simulate is not KoopmanEstimator.simulate:
+            return np.stack([np.asarray(self.simulate(x0, n_steps)) for x0 in X0])
+        if isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer) or n_steps < 0:
+            raise ValueError(f"n_steps must be a non-negative integer, got {n_steps!r}.")
+        lags = self.n_lags_
+        if lags:
+            if X0.ndim != 3 or X0.shape[1] < lags + 1:
+                raise ValueError(f"X0 must hold windows of {lags + 1} samples "
+                                 "(n_starts, n_lags_ + 1, n_features) for this dictionary.")
+            H = np.stack([self.model_.lift(self._psi(w[-(lags + 1):], name="X0"))[-1]
+                          for w in X0])
+        else:
+            H = self.model_.lift(self._psi(X0.reshape(X0.shape[0], -1), name="X0"))
+        K, Cr = self.reduced_matrix_, self.state_map_
+        out = np.empty((H.shape[0], int(n_steps), Cr.shape[1]), dtype=np.result_type(H, K, Cr))
+        for k in range(int(n_steps)):
+            H = H @ K
+            out[:, k] = H @ Cr
+        return self.model_.real_if_real(out)
 
     def to_xarray(self):
         """The fitted spectrum as a labelled :class:`xarray.Dataset` (dims ``mode``,

@@ -18,7 +18,7 @@ __all__ = ["main", "build_parser", "SUBCOMMANDS"]
 SUBCOMMANDS = {
     "demo": ("koop._cli.demo", "fit EDMD, ResDMD and HAVOK on built-in data and write a report"),
     "analyze": ("koop._cli.analyze", "fit a model to a data file (.nc, .csv, .npy, .npz)"),
-    "compare": ("koop._cli.compare", "Koopman models vs RNN reconstructions on one system"),
+    "compare": ("koop._cli.compare", "Koopman models vs RNN reconstructions (system or files)"),
     "benchmark": ("koop._cli.benchmark", "run a benchmark suite (dysts chaotic systems)"),
 }
 

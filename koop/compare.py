@@ -1,23 +1,27 @@
-r"""Koopman models vs RNN reconstructions on one chaotic system: one table, one figure.
+r"""Koopman models vs RNN reconstructions, on a built-in system or on your own files.
 
-The protocol follows the generalized-teacher-forcing paper (Hess et al., ICML 2023):
+One protocol for every model, the GTF paper's (Hess et al., ICML 2023; the authors'
+``src/evaluation.jl``), computed by :func:`koop.metrics.reconstruction_scores`:
 
-* data: a long training trajectory of the system (Lorenz-63 at ``dt = 0.01``; Rössler at
-  ``dt = 0.08``, the AL-RNN paper's sampling), standardized, with 5 % Gaussian observation
-  noise; a separate noise-free test trajectory standardized with the training statistics;
-* every method is fitted on the same training data and generates a trajectory of
-  ``floor(1.25 T)`` steps from test state 100 (so that delay models have a full window
-  of past samples); the first ``floor(0.25 T)`` steps are discarded and the remaining
-  ``T`` compared with the test set by
-  :math:`D_{stsp}` (30 bins per dimension) and :math:`D_H` (Gaussian smoothing 20);
-* short-term skill: the 20-step prediction error :math:`PE(20)` from test states (every
-  ``pe_stride``-th) and the valid prediction time (normalised error below 0.4, in Lyapunov
-  times) averaged over ``n_vpt`` initial conditions along the test set.
+* every method is fitted on the training trajectory and generates a free run of
+  :math:`\lfloor 1.25\,T\rfloor` samples from the first test state (a model with ``q``
+  delays: from the first ``q + 1`` test samples); the first :math:`\lfloor 0.25\,T\rfloor`
+  are dropped and the remaining :math:`T` compared with the test set by
+  :math:`D_{stsp}` (30 bins per dimension below 6 dimensions, Gaussian mixtures above)
+  and :math:`D_H` (Gaussian smoothing 20);
+* short-term skill: :math:`PE(20)`, the 20-step error from every test state (every
+  ``pe_stride``-th), and for built-in systems the valid prediction time (normalised
+  error below 0.4, in Lyapunov times) averaged over ``n_vpt`` starts.
 
-Linear (Koopman) models are simulated in their eigenbasis; eigenvalues outside the unit
-circle are projected onto it (``|lambda| -> 1``) so that long runs stay bounded, and the
-table says how many were projected. A linear model has no chaotic attractor, which is
-exactly what the comparison shows.
+Every model runs through :func:`koop.metrics.forecast`: a Koopman model iterates its own
+fitted dynamics, unmodified (a decaying linear model decays, a diverging one is reported
+as NaN). :data:`PUBLISHED` holds the GTF paper's Table 1 rows for its ECG data set,
+printed beside koop's rows when asked for (``published="ecg"``), marked as published.
+
+Data: ``compare("lorenz63")`` simulates the GTF setup (standardized, 5 % observation
+noise on the training trajectory, a clean test trajectory); ``compare(train=..., test=...)``
+takes two files (``.npy``, ``.npz``, ``.csv``, netCDF; :func:`koop.io.read_series`) or
+arrays, used as given (the paper's files are standardized already).
 """
 
 from __future__ import annotations
@@ -25,13 +29,15 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from koop import metrics, systems
 
-__all__ = ["SYSTEMS", "ComparisonResult", "compare", "make_data", "METHODS"]
+__all__ = ["SYSTEMS", "METHODS", "PUBLISHED", "ComparisonData", "ComparisonResult",
+           "compare", "make_data", "load_pair"]
 
 #: name -> (generator, dt, largest Lyapunov exponent per unit time, AL-RNN P)
 #: Lyapunov exponents: Lorenz-63 0.9056, Rössler (a=b=0.2, c=5.7) 0.0714 (Sprott,
@@ -42,7 +48,24 @@ SYSTEMS = {
 }
 _ALIASES = {"lorenz": "lorenz63", "lorenz-63": "lorenz63", "rössler": "rossler"}
 
-METHODS = ("EDMD", "ResDMD (verified)", "HAVOK", "EDMD-DL", "shPLRNN+GTF", "AL-RNN")
+METHODS = ("DMD", "EDMD", "HankelDMD", "mpEDMD (delays)", "AnalogEDMD", "HAVOK", "EDMD-DL",
+           "shPLRNN+GTF", "AL-RNN")
+
+#: GTF paper, Table 1, ECG rows: median ± MAD over 20 runs (REFERENCES.md §1.5, read from
+#: the authors' poster). (method, (D_stsp, ±), (D_H, ±), (PE(20), ±), dim, |theta|)
+PUBLISHED = {
+    "ecg": [
+        ("shPLRNN+GTF", (4.3, 0.6), (0.34, 0.02), (2.4e-3, 0.1e-3), 5, 2785),
+        ("shPLRNN+aGTF", (4.5, 0.4), (0.34, 0.02), (2.4e-3, 0.2e-3), 5, 2785),
+        ("shPLRNN+STF", (7.1, 1.8), (0.38, 0.03), (5e-3, 2e-3), 5, 2785),
+        ("dendPLRNN+id-TF", (5.8, 0.6), (0.37, 0.06), (4.0e-3, 0.4e-3), 35, 3245),
+        ("reservoir computing", (5.3, 1.7), (0.39, 0.05), (4e-3, 1e-3), 1000, 5000),
+        ("LSTM-TBPTT", (15.2, 0.5), (0.73, 0.02), (2.5e-2, 0.5e-2), 70, 5920),
+        ("SINDy", None, None, None, 5, 3960),
+        ("Neural ODE", (12.2, 0.7), (0.70, 0.03), (4.1e-1, 0.1e-1), 5, 4955),
+        ("LEM", (16.3, 0.2), (0.56, 0.04), (7.4e-1, 0.1e-1), 62, 4872),
+    ],
+}
 
 
 def _system(name: str):
@@ -54,16 +77,16 @@ def _system(name: str):
 
 @dataclass
 class ComparisonData:
-    """Standardized training (noisy) and test (clean) trajectories."""
+    """Training and test trajectories (and what is known about them)."""
 
-    system: str
+    name: str
     train: np.ndarray
     test: np.ndarray
-    dt: float
-    lyapunov_exponent: float
-    mean: np.ndarray
-    std: np.ndarray
-    noise: float
+    dt: float | None
+    lyapunov_exponent: float | None = None
+    mean: np.ndarray | None = None
+    std: np.ndarray | None = None
+    noise: float | None = None
 
 
 def make_data(system: str = "lorenz63", n_train: int = 100_000, n_test: int = 100_000,
@@ -91,120 +114,137 @@ def make_data(system: str = "lorenz63", n_train: int = 100_000, n_test: int = 10
     return ComparisonData(key, train, (test - mean) / std, dt, lyap, mean, std, noise)
 
 
-# -- forecasters: (initial states (n0, d), n_steps) -> trajectories (n0, n_steps, d) -------
+def _as_series(value: Any, role: str) -> tuple[np.ndarray, float | None, str]:
+    from koop.data import check_array
+    from koop.io import read_series
 
-class _ModalForecaster:
-    """Iterate a fitted Koopman model in its eigenbasis, with unstable modes projected."""
-
-    def __init__(self, model, subset=None) -> None:
-        lam = np.asarray(model.eigenvalues_, dtype=np.complex128)
-        keep = np.arange(lam.size) if subset is None else np.asarray(subset)
-        self.model, self.keep = model, keep
-        lam = lam[keep]
-        radius = np.abs(lam)
-        # a rounding-level excess over 1 (the constant function's eigenvalue) is not unstable
-        unstable = radius > 1.0 + 1e-9
-        self.n_projected = int(np.count_nonzero(unstable))
-        self.lam = np.where(unstable, lam / np.where(radius > 0, radius, 1.0), lam)
-        self.modes = np.asarray(model.modes_)[:, keep]
-
-    def __call__(self, series: np.ndarray, starts, n_steps: int) -> np.ndarray:
-        phi = np.asarray(self.model.eigenfunctions(series[starts]))[:, self.keep]
-        out = np.empty((len(starts), n_steps, self.modes.shape[0]))
-        for k in range(n_steps):
-            phi = phi * self.lam
-            out[:, k] = (phi @ self.modes.T).real
-        return out
+    if isinstance(value, str | Path):
+        X, dt, _ = read_series(value)
+        return X, dt, Path(value).name
+    try:
+        return check_array(value, name=role, min_samples=2), None, role
+    except ValueError as exc:
+        raise ValueError(f"the {role} data: {exc}") from None
 
 
-class _RNNForecaster:
-    def __init__(self, model) -> None:
-        self.model = model
-        self.n_projected = 0
+def load_pair(train: Any, test: Any, *, dt: float | None = None,
+              min_samples: int = 2) -> ComparisonData:
+    """Training and test trajectories from files (or arrays), checked against each other.
 
-    def __call__(self, series: np.ndarray, starts, n_steps: int) -> np.ndarray:
-        from koop.rnn._torch import import_torch
+    Parameters
+    ----------
+    train, test : path or array-like (n_samples, n_features)
+        ``.npy``, ``.npz``, ``.csv`` or netCDF files (:func:`koop.io.read_series`), or
+        arrays. NaN or inf values are an error.
+    dt : float, optional
+        Sampling interval (default: the files' time axis, else unknown).
+    min_samples : int
+        Fewest samples each trajectory needs (the caller's longest delay window plus the
+        forecast horizon).
 
-        torch = import_torch()
-        z0 = self.model._latent_start(series[starts])
-        z = self.model.model_.generate(z0, n_steps)
-        with torch.no_grad():
-            return self.model.model_.observe(z).numpy().copy()
+    Returns
+    -------
+    ComparisonData
 
+    Raises
+    ------
+    ValueError
+        Different numbers of columns, too few samples, NaN/inf, or files whose time
+        steps disagree.
 
-class _WindowForecaster:
-    """The model's own ``simulate(window, n_steps)`` from the last ``n_lags_ + 1`` samples.
-
-    For HAVOK this is the unforced linear part: the forcing :math:`v_r` of future times is
-    an unknown input, so a generative run cannot use it.
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(300) * 0.1
+    >>> pair = load_pair(np.c_[np.sin(t), np.cos(t)], np.c_[np.sin(t + 1), np.cos(t + 1)])
+    >>> pair.train.shape, pair.test.shape
+    ((300, 2), (300, 2))
     """
+    Xtr, dt_tr, name_tr = _as_series(train, "train")
+    Xte, dt_te, name_te = _as_series(test, "test")
+    if Xtr.shape[1] != Xte.shape[1]:
+        raise ValueError(
+            f"train has {Xtr.shape[1]} column(s) and test has {Xte.shape[1]}; both files must "
+            "hold the same variables (n_samples, n_features)."
+        )
+    for X, name in ((Xtr, name_tr), (Xte, name_te)):
+        if X.shape[0] < min_samples:
+            raise ValueError(
+                f"{name} has {X.shape[0]} samples; the chosen models need at least "
+                f"{min_samples} (their longest delay window plus the 20-step forecast). "
+                "Pass longer data or fewer delays."
+            )
+    file_dt = dt_tr if dt_tr is not None else dt_te
+    if dt_tr is not None and dt_te is not None and not math.isclose(dt_tr, dt_te, rel_tol=1e-6):
+        raise ValueError(f"the time steps of train ({dt_tr:g}) and test ({dt_te:g}) differ.")
+    if dt is not None and file_dt is not None and not math.isclose(dt, file_dt, rel_tol=1e-6):
+        raise ValueError(f"dt={dt} disagrees with the files' time step {file_dt:g}.")
+    name = Path(name_tr).stem if name_tr != "train" else "data"
+    return ComparisonData(name, Xtr, Xte, dt if dt is not None else file_dt)
 
-    def __init__(self, model) -> None:
-        self.model = model
-        self.lags = int(getattr(model, "n_lags_", 0))
-        self.n_projected = 0
 
-    def __call__(self, series: np.ndarray, starts, n_steps: int) -> np.ndarray:
-        return np.stack([
-            np.asarray(self.model.simulate(series[s - self.lags : s + 1], n_steps)).real
-            for s in starts
-        ])
-
+# -- the methods ---------------------------------------------------------------------------
 
 @dataclass
 class MethodSpec:
-    """How to build, fit and run one method of the comparison."""
+    """How to build one method, and what its row says about it."""
 
     name: str
     build: Any
-    forecaster: Any
     notes: str = ""
+    n_lags: int = 0
 
 
-def _resdmd_forecaster(model, tol):
-    res = np.asarray(model.residuals_)
-    subset = np.flatnonzero(res <= tol)
-    if subset.size == 0:
-        subset = np.argsort(res)[:1]
-    fc = _ModalForecaster(model, subset)
-    fc.note = f"{subset.size}/{res.size} eigenpairs with residual <= {tol:g}"
-    return fc
+def _method_specs(n_features: int, quick: bool, random_state: int, device: str,
+                  verbose: bool, epochs: int | None, n_pwl: int) -> dict:
+    from koop.dictionaries import RBF, TimeDelay
 
-
-def _method_specs(system: str, quick: bool, random_state: int, device: str,
-                  verbose: bool, epochs: int | None, resdmd_tol: float) -> dict:
-    from koop.dictionaries import Polynomial
-
-    n_pwl = SYSTEMS[system][3]
     if quick:
         rnn = dict(n_epochs=epochs or 3, batches_per_epoch=5, sequence_length=50,
                    learning_rate=5e-3)
         dl = dict(n_trainable=4, hidden_layers=(16,), n_iterations=2, n_epochs=1,
                   batch_size=256)
-        shp_hidden, al_latent = 20, 6
-        havok = dict(n_delays=20, rank=6)
+        shp_hidden, al_latent = 20, max(6, n_features)
+        n_rbf, hankel, mp, havok = 30, (10, 8), (10, 5, 20), (20, 6)
+        analog = dict(n_centers=200, n_neighbors=4, rank=20)
     else:
         rnn = dict(n_epochs=epochs or 300)
         dl = dict(n_trainable=20, hidden_layers=(64, 64), n_iterations=20, n_epochs=2,
                   batch_size=256)
-        shp_hidden, al_latent = 100, 20
-        havok = dict(n_delays=100, rank=15)
+        shp_hidden, al_latent = 100, max(20, n_features)
+        n_rbf, hankel, mp, havok = 200, (50, 40), (100, 10, 40), (99, 15)
+        analog = dict(n_centers=2000, n_neighbors=8)
     common = dict(random_state=random_state, device=device, verbose=verbose)
+
+    def dmd():
+        from koop.estimators import DMD
+
+        return DMD()
 
     def edmd():
         from koop.estimators import EDMD
 
-        return EDMD(Polynomial(degree=3))
+        return EDMD(RBF(n_rbf, random_state=random_state))
 
-    def resdmd():
-        from koop.estimators import ResDMD
+    def hankel_dmd():
+        from koop.estimators import HankelDMD
 
-        return ResDMD(Polynomial(degree=3))
+        return HankelDMD(n_delays=hankel[0], rank=hankel[1])
+
+    def mpedmd():
+        from koop.estimators import MPEDMD
+
+        return MPEDMD(TimeDelay(mp[0], stride=mp[1]), rank=mp[2])
+
+    def analog_edmd():
+        from koop.estimators import AnalogEDMD
+
+        return AnalogEDMD(**analog)
 
     def havok_model():
         from koop.estimators import HAVOK
 
-        return HAVOK(**havok)
+        return HAVOK(n_delays=havok[0], rank=havok[1])
 
     def edmd_dl():
         from koop.estimators.neural import EDMDDL
@@ -222,61 +262,103 @@ def _method_specs(system: str, quick: bool, random_state: int, device: str,
         return ALRNN(n_latent=al_latent, n_pwl=n_pwl, **rnn, **common)
 
     return {
-        "EDMD": MethodSpec("EDMD", edmd, _ModalForecaster, "cubic polynomials"),
-        "ResDMD (verified)": MethodSpec(
-            "ResDMD (verified)", resdmd, lambda m: _resdmd_forecaster(m, resdmd_tol),
-            "cubic polynomials",
-        ),
-        "HAVOK": MethodSpec("HAVOK", havok_model, _WindowForecaster,
-                            f"{havok['n_delays']} delays, rank {havok['rank']}, unforced"),
-        "EDMD-DL": MethodSpec("EDMD-DL", edmd_dl, _ModalForecaster,
-                              f"{dl['n_trainable']} learned observables"),
-        "shPLRNN+GTF": MethodSpec("shPLRNN+GTF", shplrnn, _RNNForecaster,
-                                  f"M=3, H={shp_hidden}, {rnn['n_epochs']} epochs"),
-        "AL-RNN": MethodSpec("AL-RNN", alrnn, _RNNForecaster,
+        "DMD": MethodSpec("DMD", dmd, "linear, full rank"),
+        "EDMD": MethodSpec("EDMD", edmd, f"{n_rbf} Gaussian RBFs"),
+        "HankelDMD": MethodSpec("HankelDMD", hankel_dmd,
+                                f"{hankel[0]} delays, rank {hankel[1]}", hankel[0]),
+        "mpEDMD (delays)": MethodSpec(
+            "mpEDMD (delays)", mpedmd,
+            f"{mp[0]} delays of stride {mp[1]}, rank {mp[2]}, unitary", mp[0] * mp[1]),
+        "AnalogEDMD": MethodSpec(
+            "AnalogEDMD", analog_edmd,
+            f"{analog['n_centers']} landmarks, {analog['n_neighbors']} neighbours, re-lifted"),
+        "HAVOK": MethodSpec("HAVOK", havok_model,
+                            f"{havok[0]} delays, rank {havok[1]}, unforced", havok[0]),
+        "EDMD-DL": MethodSpec("EDMD-DL", edmd_dl, f"{dl['n_trainable']} learned observables"),
+        "shPLRNN+GTF": MethodSpec("shPLRNN+GTF", shplrnn,
+                                  f"M={n_features}, H={shp_hidden}, {rnn['n_epochs']} epochs"),
+        "AL-RNN": MethodSpec("AL-RNN", alrnn,
                              f"M={al_latent}, P={n_pwl}, {rnn['n_epochs']} epochs"),
     }
 
 
+def _count_parameters(model) -> int:
+    if hasattr(model, "n_parameters_"):
+        return int(model.n_parameters_)
+    total = 0
+    for name in ("reduced_matrix_", "state_map_", "A_", "B_"):
+        arr = getattr(model, name, None)
+        if arr is not None:
+            total += int(np.size(arr))
+    return total
+
+
+# -- the result ----------------------------------------------------------------------------
+
+def _fmt(value: Any, fmt: str) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, tuple):  # a published (value, ±) pair
+        v, pm = value
+        return f"{fmt.format(v)} ± {fmt.format(pm)}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan"
+    return fmt.format(value)
+
+
 @dataclass
 class ComparisonResult:
-    """The comparison table (one dict per method) and the generated trajectories."""
+    """The comparison table (one dict per row) and the generated trajectories.
 
-    system: str
+    Rows of koop's models have ``source = "koop"``; published rows ``source =
+    "published"`` with ``(value, ±)`` pairs.
+    """
+
+    name: str
     rows: list
     generated: dict = field(default_factory=dict)
     test: np.ndarray | None = None
     settings: dict = field(default_factory=dict)
 
-    COLUMNS = (("method", "method", "{}"), ("D_stsp", "D_stsp", "{:.3f}"),
-               ("D_H", "D_H", "{:.3f}"), ("PE(20)", "pe20", "{:.3g}"),
+    COLUMNS = (("method", "method", "{}"), ("D_stsp", "D_stsp", "{:.2f}"),
+               ("D_H", "D_H", "{:.3f}"), ("PE(20)", "pe20", "{:.2g}"),
                ("valid time (Lyap.)", "valid_time", "{:.2f}"),
                ("fit time (s)", "fit_time", "{:.1f}"), ("parameters", "n_parameters", "{:d}"),
                ("notes", "notes", "{}"))
 
+    @property
+    def system(self) -> str:
+        """The data set's name (kept for older callers)."""
+        return self.name
+
     def to_markdown(self) -> str:
-        """The table as GitHub markdown."""
-        head = "| " + " | ".join(c[0] for c in self.COLUMNS) + " |"
-        sep = "|" + "|".join("---" for _ in self.COLUMNS) + "|"
-        lines = [head, sep]
+        """The table as GitHub markdown; published rows are marked and carry their ±."""
+        cols = [c for c in self.COLUMNS
+                if c[1] != "valid_time" or any(r.get("valid_time") is not None for r in self.rows)]
+        lines = ["| " + " | ".join(c[0] for c in cols) + " |",
+                 "|" + "|".join("---" for _ in cols) + "|"]
         for row in self.rows:
             cells = []
-            for _, key, fmt in self.COLUMNS:
+            for _, key, fmt in cols:
                 value = row.get(key)
-                if isinstance(value, float) and not math.isfinite(value):
-                    cells.append("nan")
-                else:
-                    cells.append(fmt.format(value))
+                if key == "method" and row.get("source") == "published":
+                    value = f"{value} (published)"
+                cells.append(_fmt(value, fmt))
             lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
     def to_csv(self) -> str:
-        """The table as CSV text."""
-        keys = [c[1] for c in self.COLUMNS]
+        """The table as CSV text (published ± in a ``*_mad`` column)."""
+        keys = ["source"] + [c[1] for c in self.COLUMNS]
         lines = [",".join(keys)]
         for row in self.rows:
-            lines.append(",".join(f'"{row[k]}"' if isinstance(row[k], str) else repr(row[k])
-                                  for k in keys))
+            cells = []
+            for k in keys:
+                v = row.get(k)
+                if isinstance(v, tuple):
+                    v = v[0]
+                cells.append(f'"{v}"' if isinstance(v, str) else ("" if v is None else repr(v)))
+            lines.append(",".join(cells))
         return "\n".join(lines)
 
     def plot(self, path=None, n_points: int = 20_000):
@@ -316,7 +398,7 @@ class ComparisonResult:
             ax.set_ylim(lo[-1], hi[-1])
         for ax in axes.ravel()[len(panels):]:
             ax.set_visible(False)
-        fig.suptitle(f"{self.system}: generated attractors (x vs last coordinate)")
+        fig.suptitle(f"{self.name}: generated attractors (first vs last feature)")
         fig.tight_layout()
         if path is not None:
             fig.savefig(path, dpi=120)
@@ -324,20 +406,39 @@ class ComparisonResult:
         return fig
 
 
-def _count_parameters(model) -> int:
-    if hasattr(model, "n_parameters_"):
-        return int(model.n_parameters_)
-    total = 0
-    for name in ("reduced_matrix_", "state_map_", "A_", "B_"):
-        arr = getattr(model, name, None)
-        if arr is not None:
-            total += int(np.size(arr))
-    return total
+def published_rows(name: str) -> list[dict]:
+    """The published rows of :data:`PUBLISHED` as table rows (``source="published"``)."""
+    key = str(name).lower()
+    if key not in PUBLISHED:
+        raise ValueError(f"No published rows for {name!r}; available: {sorted(PUBLISHED)}.")
+    rows = []
+    for method, dstsp, dh, pe, dim, n_par in PUBLISHED[key]:
+        rows.append(dict(source="published", method=method, D_stsp=dstsp, D_H=dh, pe20=pe,
+                         n_parameters=n_par,
+                         notes=f"GTF paper Table 1, median ± MAD of 20 runs; dim {dim}"
+                         + ("; diverging" if dstsp is None else "")))
+    return rows
 
 
-def _valid_time(forecast, test, first, dt, lyap, n_vpt, horizon):
-    starts = np.linspace(first, test.shape[0] - horizon - 1, n_vpt).astype(int)
-    preds = forecast(test, starts, horizon)
+def score_model(model: Any, data: ComparisonData, *, pe_stride: int = 1,
+                n_vpt: int = 20) -> dict:
+    """The protocol's numbers for one fitted model (see the module docstring)."""
+    with np.errstate(all="ignore"):
+        scores = metrics.reconstruction_scores(model, data.test, pe_stride=pe_stride)
+    row = dict(D_stsp=scores["D_stsp"], D_H=scores["D_H"], pe20=scores["PE"],
+               generated=scores["generated"])
+    if data.lyapunov_exponent is not None and data.dt is not None:
+        row["valid_time"] = _valid_time(model, data, n_vpt)
+    return row
+
+
+def _valid_time(model, data: ComparisonData, n_vpt: int) -> float:
+    test, lyap, dt = data.test, data.lyapunov_exponent, data.dt
+    lags = int(getattr(model, "n_lags_", 0) or 0)
+    horizon = min(test.shape[0] - lags - 2, math.ceil(15.0 / (lyap * dt)))
+    starts = np.linspace(lags, test.shape[0] - horizon - 1, n_vpt).astype(int)
+    with np.errstate(all="ignore"):
+        preds = metrics.forecast(model, test, horizon, starts=starts)
     scale = test.std(axis=0)
     times = [metrics.valid_prediction_time(test[s + 1 : s + 1 + horizon], p, dt=dt,
                                            lyapunov_exponent=lyap, scale=scale)
@@ -345,32 +446,42 @@ def _valid_time(forecast, test, first, dt, lyap, n_vpt, horizon):
     return float(np.mean(times))
 
 
-def compare(system: str = "lorenz63", *, methods=None, quick: bool = False,
-            n_train: int | None = None, n_test: int | None = None, noise: float = 0.05,
-            epochs: int | None = None, resdmd_tol: float = 0.1, pe_stride: int | None = None,
-            n_vpt: int = 20, random_state: int = 0, device: str = "cpu",
-            verbose: bool = False) -> ComparisonResult:
-    """Fit every method on one system and score its long-term and short-term behaviour.
+def compare(system: str | None = None, *, train: Any = None, test: Any = None,
+            dt: float | None = None, methods=None, quick: bool = False,
+            published: str | None = None, n_train: int | None = None,
+            n_test: int | None = None, noise: float = 0.05, epochs: int | None = None,
+            pe_stride: int | None = None, n_vpt: int = 20, random_state: int = 0,
+            device: str = "cpu", verbose: bool = False) -> ComparisonResult:
+    """Fit every method and score it with the GTF protocol; one row per method.
 
     Parameters
     ----------
-    system : {"lorenz63", "rossler"}
+    system : {"lorenz63", "rossler"}, optional
+        A built-in system in the GTF setup (:func:`make_data`); default "lorenz63" when no
+        files are given.
+    train, test : path or array-like, optional
+        Your own training and test trajectories (:func:`load_pair`), used as given.
+    dt : float, optional
+        Sampling interval of the files.
     methods : list of str, optional
-        Subset of :data:`METHODS` (default all).
+        Subset of :data:`METHODS` (default: all; by default those needing torch are
+        skipped with a note when it is missing, while asking for one raises ImportError).
     quick : bool
-        Small data and tiny models (seconds; for tests and smoke runs).
+        Small models (seconds; for tests and smoke runs). With a built-in system also
+        short data (3 000 / 2 000 samples).
+    published : str, optional
+        Add the published rows of :data:`PUBLISHED` (``"ecg"``), marked as published.
     n_train, n_test : int, optional
-        Trajectory lengths (default 100 000 each, 3 000 / 2 000 when ``quick``).
+        Lengths of the built-in system's trajectories (default 100 000 each).
     noise : float
-        Observation noise on the standardized training data.
+        Observation noise on the built-in system's standardized training data.
     epochs : int, optional
-        Training epochs of the RNNs (default 300, 3 when ``quick``; the GTF paper: 5000).
-    resdmd_tol : float
-        Residual tolerance of the verified ResDMD subset.
+        Training epochs of the RNNs (default 300, 3 when ``quick``; the GTF paper: 5000,
+        see ``benchmarks/rnn_gtf_train.py`` for the paper's schedule).
     pe_stride : int, optional
-        Use every ``pe_stride``-th test state as a PE(20) start (default: 1000 starts).
+        Use every ``pe_stride``-th test state for PE(20) (default: about 1000 starts).
     n_vpt : int
-        Initial conditions for the valid prediction time.
+        Initial conditions for the valid prediction time (built-in systems only).
     random_state : int
         Seeds the data and every model.
     device : str
@@ -381,57 +492,72 @@ def compare(system: str = "lorenz63", *, methods=None, quick: bool = False,
     Returns
     -------
     ComparisonResult
+
+    Raises
+    ------
+    ValueError
+        Unknown system or method, or bad files (see :func:`load_pair`).
     """
-    key, (_, dt, lyap, _) = _system(system)
     names = list(METHODS if methods is None else methods)
     unknown = [m for m in names if m not in METHODS]
     if unknown:
         raise ValueError(f"Unknown method(s) {unknown}; choose from {list(METHODS)}.")
-    n_train = n_train or (3000 if quick else 100_000)
-    n_test = n_test or (2000 if quick else 100_000)
-    data = make_data(key, n_train, n_test, noise=noise, random_state=random_state)
-    specs = _method_specs(key, quick, random_state, device, verbose, epochs, resdmd_tol)
+    if (train is None) != (test is None):
+        raise ValueError("pass both train= and test= (files or arrays), or neither.")
+    if train is not None and system is not None:
+        raise ValueError("pass either a built-in system or train=/test= files, not both.")
+    if published is not None:
+        published_rows(published)  # fail fast on an unknown key
+    n_pwl = 2
+    if train is None:
+        key, (_, _, _, n_pwl) = _system(system or "lorenz63")
+        data = make_data(key, n_train or (3000 if quick else 100_000),
+                         n_test or (2000 if quick else 100_000), noise=noise,
+                         random_state=random_state)
+    else:
+        data = load_pair(train, test, dt=dt)
+    specs = _method_specs(data.train.shape[1], quick, random_state, device, verbose, epochs,
+                          n_pwl)
+    longest = max(specs[m].n_lags for m in names) + 22
+    for X, role in ((data.train, "train"), (data.test, "test")):
+        if X.shape[0] < longest:
+            raise ValueError(
+                f"the {role} data have {X.shape[0]} samples; the chosen models need at least "
+                f"{longest} (their longest delay window plus the 20-step forecast). Pass "
+                "longer data or choose methods without long delays."
+            )
+    rows = [] if published is None else published_rows(published)
+    generated = {}
     T = data.test.shape[0]
-    n_gen, skip = int(1.25 * T), int(0.25 * T)
-    # every forecast starts at or after sample `first`, so that delay-embedding models
-    # (HAVOK) have a full window of past samples; all methods share the same starts
-    first = 100
-    stride = pe_stride or max(1, (T - 20 - first) // 1000)
-    starts = np.arange(first, T - 20, stride)
-    horizon = min(T - first - 2, math.ceil(15.0 / (lyap * dt)))
-    rows, generated = [], {}
+    stride = pe_stride or max(1, (T - 20) // 1000)
     for name in names:
         spec = specs[name]
-        model = spec.build()
+        try:
+            model = spec.build()
+        except ImportError as exc:  # an optional extra (torch) is missing
+            if methods is not None:
+                raise
+            rows.append(dict(source="koop", method=name,
+                             notes=f"skipped: {str(exc).splitlines()[0]}"))
+            continue
         start = time.perf_counter()
-        model.fit(data.train, dt=dt)
+        # unknown dt: time is counted in samples (HAVOK needs a step for its derivatives)
+        model.fit(data.train, dt=data.dt if data.dt is not None else 1.0)
         fit_time = time.perf_counter() - start
-        forecast = spec.forecaster(model)
-        with np.errstate(all="ignore"):
-            gen = forecast(data.test, [first], n_gen)[0][skip:]
-            pe = forecast(data.test, starts, 20)[:, -1]
-            pe20 = float(np.mean((pe - data.test[starts + 20]) ** 2))
-            vpt = _valid_time(forecast, data.test, first, dt, lyap, n_vpt, horizon)
+        scores = score_model(model, data, pe_stride=stride, n_vpt=n_vpt)
         notes = spec.notes
-        if getattr(forecast, "note", ""):
-            notes += "; " + forecast.note
-        if forecast.n_projected:
-            notes += f"; {forecast.n_projected} unstable mode(s) projected to |lambda|=1"
         if hasattr(model, "subregions_"):
             notes += f"; {len(model.subregions_)} linear subregions visited"
-        row = dict(
-            method=name,
-            D_stsp=metrics.state_space_divergence(data.test, gen, n_bins=30),
-            D_H=metrics.power_spectrum_distance(data.test, gen, smoothing=20.0),
-            pe20=pe20, valid_time=vpt, fit_time=fit_time,
-            n_parameters=_count_parameters(model), notes=notes,
-        )
+        row = dict(source="koop", method=name, D_stsp=scores["D_stsp"], D_H=scores["D_H"],
+                   pe20=scores["pe20"], valid_time=scores.get("valid_time"),
+                   fit_time=fit_time, n_parameters=_count_parameters(model), notes=notes)
         rows.append(row)
-        generated[name] = gen
+        generated[name] = scores["generated"]
         if verbose:
             print(f"{name}: D_stsp={row['D_stsp']:.3f} D_H={row['D_H']:.3f} "
-                  f"PE(20)={pe20:.3g} VPT={vpt:.2f} fit {fit_time:.1f}s")
-    settings = dict(system=key, dt=dt, lyapunov_exponent=lyap, n_train=n_train, n_test=n_test,
-                    noise=noise, quick=quick, random_state=random_state, pe_starts=len(starts),
-                    vpt_horizon=horizon)
-    return ComparisonResult(key, rows, generated, data.test, settings)
+                  f"PE(20)={row['pe20']:.3g} fit {fit_time:.1f}s")
+    settings = dict(data=data.name, dt=data.dt, lyapunov_exponent=data.lyapunov_exponent,
+                    n_train=int(data.train.shape[0]), n_test=int(T), noise=data.noise,
+                    quick=quick, random_state=random_state, pe_stride=stride,
+                    published=published)
+    return ComparisonResult(data.name, rows, generated, data.test, settings)

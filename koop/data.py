@@ -20,12 +20,14 @@ Snapshot pairs never cross a trajectory boundary: a trajectory of ``n`` samples 
 from __future__ import annotations
 
 import numbers
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Trajectories", "as_trajectories", "check_array", "is_dask_array", "TIME_DIM"]
+__all__ = ["Trajectories", "as_trajectories", "check_array", "is_dask_array", "TIME_DIM",
+           "ControlledTrajectories", "as_controlled_trajectories", "check_inputs"]
 
 TIME_DIM = "time"
 
@@ -33,6 +35,23 @@ TIME_DIM = "time"
 def is_dask_array(x: object) -> bool:
     """Return True for a dask array (without importing dask)."""
     return type(x).__module__.startswith("dask.") and hasattr(x, "__dask_graph__")
+
+
+def _from_torch(x: object) -> object:
+    """A torch tensor on any device (CUDA, MPS, CPU) as a numpy array; anything else as is.
+
+    ``np.asarray`` fails on a GPU tensor; here it is detached and copied to the host once,
+    at the boundary (koop's CPU paths read numpy; the torch backend moves chunks to its
+    device itself). torch is looked up in ``sys.modules``, never imported: a tensor can
+    only exist if torch already is. bfloat16, which numpy lacks, becomes float32.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None or not isinstance(x, torch.Tensor):
+        return x
+    t = x.detach()
+    if t.dtype == torch.bfloat16:
+        t = t.float()
+    return t.cpu().resolve_conj().resolve_neg().numpy()
 
 
 def _describe(x: object) -> str:
@@ -98,6 +117,7 @@ def check_array(
     if not dask:
         if hasattr(X, "values") and hasattr(X, "dims"):  # xarray: take the values
             X = X.values
+        X = _from_torch(X)
         try:
             arr = np.asarray(X)
         except Exception as exc:  # ragged lists and the like
@@ -277,7 +297,8 @@ def _dt_from_time_coord(coord: np.ndarray, name: str) -> float | None:
 
 
 def _from_xarray(obj, name: str, lazy: bool):
-    """Return (list of arrays, dt, feature names) from a DataArray or Dataset."""
+    """Return (list of arrays, dt, feature names, field layout or None) from a DataArray
+    or Dataset."""
     import xarray as xr  # core dependency; imported here to keep data.py light
 
     if isinstance(obj, xr.Dataset):
@@ -483,6 +504,7 @@ def check_weights(weights: object, n_pairs: int) -> np.ndarray | None:
     """Validate quadrature weights: one non-negative finite value per snapshot pair."""
     if weights is None:
         return None
+    weights = _from_torch(weights)
     if isinstance(weights, Sequence) and not isinstance(weights, np.ndarray) and len(
         weights
     ) and not np.isscalar(weights[0]):
@@ -501,3 +523,242 @@ def check_weights(weights: object, n_pairs: int) -> np.ndarray | None:
     if w.sum() <= 0:
         raise ValueError("weights sum to zero; at least one pair must carry weight.")
     return w
+
+
+# -- control inputs -------------------------------------------------------------------
+# Kept apart from the state-only functions above: a controlled data set is a
+# Trajectories of states plus one input block per trajectory (or pair block).
+
+
+@dataclass(frozen=True)
+class ControlledTrajectories:
+    r"""Validated states with the control inputs that drive them.
+
+    ``inputs[i]`` is aligned with ``data.trajectories[i]`` row by row: for trajectories,
+    row ``k`` is the input :math:`u_k` acting on the step :math:`x_k \to x_{k+1}` (one
+    row per *sample*; the last row drives no step in the data and is never used); for
+    snapshot pairs, row ``m`` is the input of pair ``m``.
+
+    Attributes
+    ----------
+    data : Trajectories
+        The states.
+    inputs : tuple of ndarray
+        One ``(n_i, n_inputs)`` block per trajectory or pair block.
+    input_names : tuple of str or None
+        Names of the inputs, when the input carried them (xarray).
+    per_transition : bool
+        Whether some block came with one row per transition (its last row was then
+        filled in by repeating the one before; no pair uses it).
+    """
+
+    data: Trajectories
+    inputs: tuple
+    input_names: tuple | None = None
+    per_transition: bool = False
+
+    @property
+    def n_inputs(self) -> int:
+        """Number of input variables."""
+        return int(self.inputs[0].shape[1])
+
+    def augmented(self) -> Trajectories:
+        """States and inputs side by side, ``[x, u]`` per row, as one :class:`Trajectories`.
+
+        For snapshot pairs the successors get the same inputs (``[y, u]``); those columns
+        stand for no data and callers discard what they produce.
+        """
+        d = self.data
+        blocks = tuple(np.hstack([np.asarray(x), u.astype(np.result_type(x.dtype, u.dtype))])
+                       for x, u in zip(d.trajectories, self.inputs, strict=True))
+        succ = None
+        if d.is_pairs:
+            succ = tuple(np.hstack([np.asarray(y), u.astype(np.result_type(y.dtype, u.dtype))])
+                         for y, u in zip(d.successors, self.inputs, strict=True))
+        return Trajectories(blocks, succ, d.dt, None)
+
+    def input_pairs(self, n_lags: int = 0) -> np.ndarray:
+        """The input of every snapshot pair, in the order of :meth:`Trajectories.pairs`."""
+        d = self.data
+        if d.is_pairs:
+            return np.concatenate(self.inputs, axis=0)
+        parts = [u[n_lags : t.shape[0] - 1] for t, u in
+                 zip(d.trajectories, self.inputs, strict=True) if t.shape[0] - 1 - n_lags > 0]
+        if not parts:
+            raise ValueError(
+                f"No snapshot pairs: every trajectory is shorter than {n_lags + 2} samples."
+            )
+        return np.concatenate(parts, axis=0)
+
+
+def _input_rows_error(name: str, k: int, n: int, pairs: bool, where: str) -> ValueError:
+    if pairs:
+        return ValueError(
+            f"u{where} has {k} row(s) but {name}{where} has {n} snapshot pair(s); pass one "
+            "input row per pair."
+        )
+    return ValueError(
+        f"u{where} has {k} row(s) but {name}{where} has {n} sample(s); pass {n - 1} rows (one "
+        f"input per transition x_k -> x_k+1) or {n} (one per sample; the last is unused)."
+    )
+
+
+def _split_input_variables(X: object, u: object, name: str):
+    """``u`` as names of data variables of an xarray Dataset ``X``: split them off."""
+    import xarray as xr
+
+    names = [u] if isinstance(u, str) else list(u)
+    if not isinstance(X, xr.Dataset):
+        raise TypeError(
+            f"u={u!r} names input variables, which needs {name} to be an xarray Dataset; "
+            f"got {type(X).__name__}. Pass the inputs as an array instead."
+        )
+    missing = [v for v in names if v not in X.data_vars]
+    if missing:
+        raise ValueError(
+            f"u names {missing}, which are not data variables of {name} "
+            f"(it has {list(X.data_vars)})."
+        )
+    state = X.drop_vars(names)
+    if not state.data_vars:
+        raise ValueError(f"u takes every data variable of {name}; no state variables are left.")
+    return state, X[names]
+
+
+def as_controlled_trajectories(
+    X: object,
+    y: object = None,
+    *,
+    u: object,
+    dt: float | None = None,
+    min_pairs: int = 1,
+    name: str = "X",
+) -> ControlledTrajectories:
+    """Validate states and control inputs; return them as :class:`ControlledTrajectories`.
+
+    Parameters
+    ----------
+    X : array-like, list of array-like, xarray.DataArray or xarray.Dataset
+        States, in any form :func:`as_trajectories` accepts.
+    y : array-like, optional
+        Successors of ``X`` row by row (snapshot pairs).
+    u : array-like, list of array-like, xarray object, str or list of str
+        Inputs: an array ``(n_rows, n_inputs)`` (1-D: one input), a list with one array
+        per trajectory, an xarray DataArray/Dataset with a ``time`` dimension, or the
+        name(s) of data variables of ``X`` (an xarray Dataset) that are inputs rather
+        than states. For a trajectory of ``n`` samples, ``u`` has ``n - 1`` rows (one per
+        transition, pykoopman's convention) or ``n`` (one per sample, the last unused);
+        for snapshot pairs one row per pair.
+    dt : float, optional
+        Sampling interval.
+    min_pairs : int
+        Minimum number of snapshot pairs.
+    name : str
+        Name of ``X`` in error messages.
+
+    Returns
+    -------
+    ControlledTrajectories
+        Inputs stored one row per sample (per-transition inputs get their last row
+        repeated, which no pair uses).
+
+    Raises
+    ------
+    ValueError
+        When ``u`` is missing, has the wrong number of rows or blocks, or holds NaN/inf.
+    TypeError
+        For non-numeric or complex inputs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cd = as_controlled_trajectories(np.zeros((5, 2)), u=np.ones(4))
+    >>> cd.n_inputs, cd.inputs[0].shape, cd.input_pairs().shape
+    (1, (5, 1), (4, 1))
+    """
+    if u is None:
+        raise ValueError(
+            "u is None: this model learns how inputs drive the state; pass the inputs as "
+            "u= (one row per transition or per sample)."
+        )
+    input_names = None
+    if isinstance(u, str) or (isinstance(u, list | tuple) and u
+                              and all(isinstance(v, str) for v in u)):
+        X, u = _split_input_variables(X, u, name)
+    data = as_trajectories(X, y, dt=dt, min_pairs=min_pairs, name=name)
+    if _is_xarray(u):
+        arrays, _, input_names, _ = _from_xarray(u, "u", lazy=False)
+    elif isinstance(u, list | tuple) and len(u) and not _is_number_rows(u):
+        arrays = list(u)
+    else:
+        arrays = [u]
+    if len(arrays) != data.n_trajectories:
+        raise ValueError(
+            f"u has {len(arrays)} block(s) but {name} has {data.n_trajectories} "
+            f"{'pair block(s)' if data.is_pairs else 'trajectories'}; pass one input "
+            "array per trajectory, in the same order."
+        )
+    multi = len(arrays) > 1
+    blocks = []
+    n_inputs = None
+    per_transition = False
+    for i, (x, a) in enumerate(zip(data.trajectories, arrays, strict=True)):
+        where = f"[{i}]" if multi else ""
+        ub = check_array(a, name=f"u{where}")
+        if n_inputs is None:
+            n_inputs = ub.shape[1]
+        elif ub.shape[1] != n_inputs:
+            raise ValueError(
+                f"Input blocks must share their number of inputs: u[0] has {n_inputs}, "
+                f"u{where} has {ub.shape[1]}."
+            )
+        n = x.shape[0]
+        k = ub.shape[0]
+        if data.is_pairs:
+            if k != n:
+                raise _input_rows_error(name, k, n, True, where)
+        elif k == n - 1:
+            ub = np.vstack([ub, ub[-1:]]) if k else np.zeros((1, ub.shape[1]), ub.dtype)
+            per_transition = True
+        elif k != n:
+            raise _input_rows_error(name, k, n, False, where)
+        blocks.append(ub)
+    return ControlledTrajectories(data, tuple(blocks), input_names, per_transition)
+
+
+def _is_number_rows(u: Sequence) -> bool:
+    """A Python list of numbers, or of lists of numbers: one array (as numpy reads it)."""
+    return all(isinstance(v, numbers.Number) for v in u) or all(
+        isinstance(v, list | tuple) and all(isinstance(e, numbers.Number) for e in v)
+        for v in u)
+
+
+def check_inputs(u: object, n_rows: int, n_inputs: int, *, name: str = "u",
+                 what: str = "row of X") -> np.ndarray:
+    """Validate the inputs of a prediction: ``n_rows`` rows of ``n_inputs`` numbers.
+
+    Examples
+    --------
+    >>> check_inputs([0.5, -0.5], 2, 1).shape
+    (2, 1)
+    """
+    if u is None:
+        raise ValueError(
+            f"u is None, but this model was fitted with {n_inputs} input(s); pass u with "
+            f"one row per {what} (shape ({n_rows}, {n_inputs}))."
+        )
+    arr = np.asarray(u) if not _is_xarray(u) else u
+    if n_inputs > 1 and getattr(arr, "ndim", 0) == 1 and arr.shape[0] == n_inputs and (
+            n_rows == 1):
+        arr = arr.reshape(1, -1)
+    out = check_array(arr, name=name, n_features=None, min_samples=0)
+    if out.shape[1] != n_inputs:
+        raise ValueError(
+            f"{name} has {out.shape[1]} input column(s), but the model was fitted with "
+            f"{n_inputs}."
+        )
+    if out.shape[0] != n_rows:
+        raise ValueError(
+            f"{name} has {out.shape[0]} row(s); pass one per {what} ({n_rows})."
+        )
+    return out

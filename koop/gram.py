@@ -28,10 +28,10 @@ import numpy as np
 
 from koop._backends.numba_backend import numba_sums
 from koop._backends.numpy_backend import numpy_sums
-from koop._backends.plan import GramPlan, RawSums, hermitian_part
+from koop._backends.plan import GramPlan, RawSums, _check_fitted_dictionary, hermitian_part
 from koop.data import Trajectories, as_trajectories
 
-__all__ = ["GramMatrices", "build_gram", "iter_chunks", "BACKENDS"]
+__all__ = ["GramMatrices", "build_gram", "build_gram_inputs", "iter_chunks", "BACKENDS"]
 
 BACKENDS = ("numba", "numpy", "dask", "torch")
 
@@ -77,6 +77,112 @@ class GramMatrices:
             f"GramMatrices(M={self.n_features}, n_samples={self.n_samples}, "
             f"weights_sum={self.weights_sum:.6g}, backend={self.backend!r})"
         )
+
+    # -- merging and streaming (online learning) ----------------------------------------
+    @property
+    def uniform(self) -> bool:
+        """True when built with the default weights :math:`1/N` (the matrices are means).
+
+        :func:`build_gram` records this in ``extras["weights"]``; for matrices made
+        elsewhere it is inferred from ``weights_sum == 1``.
+        """
+        tag = self.extras.get("weights")
+        return tag == "uniform" if tag is not None else self.weights_sum == 1.0
+
+    def scaled(self, factor: float) -> GramMatrices:
+        r"""The same samples with every weight multiplied by ``factor``.
+
+        :math:`G, A, L, C` and ``weights_sum`` are multiplied; the result holds explicit
+        weights (it no longer renormalises when merged). Exponential forgetting of
+        everything seen so far is ``gm.scaled(rho ** n_new)``.
+        """
+        factor = float(factor)
+        if not np.isfinite(factor) or factor < 0:
+            raise ValueError(f"factor must be finite and >= 0, got {factor}.")
+        return _with_weights(GramMatrices(self.G * factor, self.A * factor, self.L * factor,
+                                          self.C * factor, self.n_samples,
+                                          self.weights_sum * factor, self.backend,
+                                          dict(self.extras)),
+                             "given")
+
+    def mean(self) -> GramMatrices:
+        r"""The weighted means :math:`G/\sum_m w_m` etc.: for unit weights what
+        :func:`build_gram` gives with its default weights :math:`1/N`."""
+        c = 1.0 / self.weights_sum
+        return _with_weights(GramMatrices(self.G * c, self.A * c, self.L * c, self.C * c,
+                                          self.n_samples, 1.0, self.backend,
+                                          dict(self.extras)), "uniform")
+
+    def as_sums(self) -> GramMatrices:
+
+        r"""Plain sums :math:`\sum_m w_m \psi(x_m)\psi(x_m)^*`: uniform matrices (means)
+        times ``n_samples`` (unit weights); matrices with explicit weights unchanged."""
+        if not self.uniform:
+            return self
+        return self.scaled(self.n_samples)
+
+    def __add__(self, other: object) -> GramMatrices:
+        r"""Merge the Gram matrices of two disjoint sets of snapshot pairs.
+
+        The result equals one :func:`build_gram` on the union of the pairs with the same
+        kind of weights: two uniform (default-weight) builds give the mean over all
+        :math:`N_1 + N_2` pairs, :math:`(N_1 G_1 + N_2 G_2)/(N_1 + N_2)`; two builds with
+        explicit weights give the sums, :math:`G_1 + G_2` (weights concatenated). Shards
+        built on different machines or files thus combine exactly (up to rounding).
+
+        Raises
+        ------
+        ValueError
+            When the dictionary sizes or state dimensions differ, or one build used the
+            default weights and the other explicit ones.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from koop.dictionaries import Polynomial
+        >>> X = np.random.default_rng(0).normal(size=(100, 2))
+        >>> d = Polynomial(degree=2).fit(X)
+        >>> merged = build_gram(d, X[:40]) + build_gram(d, X[39:])
+        >>> bool(np.allclose(merged.G, build_gram(d, X).G, rtol=1e-13, atol=0))
+        True
+        """
+        if not isinstance(other, GramMatrices):
+            return NotImplemented
+        if self.G.shape != other.G.shape or self.C.shape != other.C.shape:
+            raise ValueError(
+                f"Cannot merge Gram matrices of different sizes (M={self.n_features}, "
+                f"{self.C.shape[1]} state(s) vs M={other.n_features}, {other.C.shape[1]}); "
+                "build both with the same fitted dictionary."
+            )
+        if self.extras.get("n_inputs") != other.extras.get("n_inputs"):
+            raise ValueError(
+                f"Cannot merge Gram matrices with {self.extras.get('n_inputs')} and "
+                f"{other.extras.get('n_inputs')} input column(s)."
+            )
+        if self.uniform != other.uniform:
+            raise ValueError(
+                "Cannot merge a Gram built with the default weights 1/N (a mean) with one "
+                "built with explicit weights (a sum): the union's weights are undefined. "
+                "Build both the same way, or convert with .as_sums()."
+            )
+        backend = self.backend if self.backend == other.backend else "merged"
+        if self.uniform:
+            n1, n2 = self.n_samples, other.n_samples
+            a, b = n1 / (n1 + n2), n2 / (n1 + n2)
+            merged = GramMatrices(a * self.G + b * other.G, a * self.A + b * other.A,
+                                  a * self.L + b * other.L, a * self.C + b * other.C,
+                                  n1 + n2, 1.0, backend, dict(self.extras))
+            return _with_weights(merged, "uniform")
+        merged = GramMatrices(self.G + other.G, self.A + other.A, self.L + other.L,
+                              self.C + other.C, self.n_samples + other.n_samples,
+                              self.weights_sum + other.weights_sum, backend,
+                              dict(self.extras))
+        return _with_weights(merged, "given")
+
+    def __radd__(self, other: object) -> GramMatrices:
+        if isinstance(other, int) and other == 0:  # sum([g1, g2, ...]) starts from 0
+            return self
+        return NotImplemented
 
 
 def iter_chunks(
@@ -172,8 +278,9 @@ def _finish(plan: GramPlan, sums: RawSums, backend: str) -> GramMatrices:
         n = plan.n_pairs
         G, A, L, C = G / n, A / n, L / n, C / n
     total = plan.weights_sum if sums.weights_sum is None else sums.weights_sum
-    return _checked(GramMatrices(hermitian_part(G), A, hermitian_part(L), C, plan.n_pairs,
-                                 total, backend))
+    gm = _checked(GramMatrices(hermitian_part(G), A, hermitian_part(L), C, plan.n_pairs,
+                               total, backend))
+    return _with_weights(gm, "uniform" if plan.weights is None else "given")
 
 
 def _checked(gm: GramMatrices) -> GramMatrices:
@@ -187,4 +294,89 @@ def _checked(gm: GramMatrices) -> GramMatrices:
                 "the data (e.g. standardise each feature) or use a smaller polynomial degree "
                 "/ a wider RBF width."
             )
+    return gm
+
+
+def build_gram_inputs(
+    dictionary: Any,
+    data: Any,
+    u: Any = None,
+    weights: Any = None,
+    chunk_size: int | None = None,
+    backend: str = "numba",
+    *,
+    y: Any = None,
+    dt: float | None = None,
+    verbose: bool = False,
+    device: Any = None,
+) -> GramMatrices:
+    r"""Gram matrices of the lifted state and the inputs, :math:`\phi = [\psi(x), u]`.
+
+    With :math:`\Phi_X = [\Psi_X, U]` (one row per snapshot pair: the dictionary on
+    :math:`x_m` and the input :math:`u_m` that drives the step :math:`x_m \to y_m`),
+    the blocks of the result are
+
+    .. math::
+        G = \Phi_X^* W \Phi_X = \begin{pmatrix} \Psi_X^*W\Psi_X & \Psi_X^*WU \\
+        U^*W\Psi_X & U^*WU \end{pmatrix}, \qquad
+        A_{:, :M} = \Phi_X^* W \Psi_Y, \qquad L_{:M, :M} = \Psi_Y^* W \Psi_Y, \qquad
+        C_{:, :d} = \Phi_X^* W X,
+
+    everything a lifted linear predictor :math:`\psi(y) \approx \psi(x) K + u K_u` and its
+    residuals need, accumulated in a single pass over the data with any backend: the
+    dictionary is composed with a pass-through of the inputs
+    (:class:`~koop.dictionaries.InputPassThrough`). The remaining blocks
+    (:math:`A_{:, M:}`, :math:`L_{M:, :}`, :math:`C_{:, d:}`) pair the successors with
+    the same inputs and mean nothing. ``extras["n_inputs"]`` records :math:`m`.
+
+    Parameters
+    ----------
+    dictionary : Dictionary
+        A fitted koop dictionary of the state.
+    data : array-like, list, xarray, or ControlledTrajectories
+        States, as for :func:`build_gram`.
+    u : array-like, list, xarray, str or list of str
+        Inputs (see :func:`koop.data.as_controlled_trajectories`); not needed when
+        ``data`` is a ``ControlledTrajectories``.
+    weights, chunk_size, backend, y, dt, verbose, device
+        As for :func:`build_gram`.
+
+    Returns
+    -------
+    GramMatrices
+        Of size :math:`M + m`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from koop.dictionaries import Identity
+    >>> x = np.arange(4.0)
+    >>> gm = build_gram_inputs(Identity().fit(x), x, u=[1.0, 1.0, 1.0])
+    >>> gm.G.tolist()  # [x, u] over the pairs x = 0, 1, 2 with u = 1: means of x^2, x u, u^2
+    [[1.6666666666666667, 1.0], [1.0, 1.0]]
+    """
+    from koop.data import ControlledTrajectories, as_controlled_trajectories
+    from koop.dictionaries import InputPassThrough
+
+    if isinstance(data, ControlledTrajectories):
+        if u is not None or y is not None:
+            raise ValueError("Pass u and y only with array input, not with "
+                             "ControlledTrajectories.")
+        controlled = data
+    else:
+        controlled = as_controlled_trajectories(data, y, u=u, dt=dt, name="data")
+    _check_fitted_dictionary(dictionary, controlled.data)
+    m = controlled.n_inputs
+
+    composed = InputPassThrough(dictionary, n_inputs=m).fit(
+        controlled.augmented().trajectories[0][: int(getattr(dictionary, "n_lags", 0)) + 1])
+    gm = build_gram(composed, controlled.augmented(), weights=weights, chunk_size=chunk_size,
+                    backend=backend, verbose=verbose, device=device)
+    gm.extras["n_inputs"] = m
+    return gm
+
+
+def _with_weights(gm: GramMatrices, kind: str) -> GramMatrices:
+    """Record how ``gm`` was weighted ("uniform": default 1/N; "given": explicit)."""
+    gm.extras["weights"] = kind
     return gm

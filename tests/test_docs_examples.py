@@ -58,7 +58,7 @@ def test_the_guide_pages_have_examples():
     names = {_name(p) for p in _pages()}
     for page in ("README.md", "quickstart.md", "concepts/edmd.md", "concepts/resdmd.md", "io.md",
                  "examples/slow_manifold.md", "examples/lorenz.md", "pykoopman.md",
-                 "cli.md", "plotting.md", "concepts/validation.md"):
+                 "cli.md", "plotting.md", "concepts/validation.md", "control.md", "online.md"):
         assert page in names
 
 

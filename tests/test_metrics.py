@@ -283,3 +283,91 @@ def test_true_series_is_validated():
     with pytest.raises(ValueError, match="method"):
         state_space_divergence(x, x, method="kde")
     assert set(metrics.__all__) >= {"state_space_divergence", "power_spectrum_distance", "rmse"}
+
+
+# -- the forecasting protocol: forecast, free_run, reconstruction_scores --------------------
+
+class _SimulateOnly:
+    """A model with only ``simulate``: the rotation x -> R x."""
+
+    def __init__(self, R):
+        self.R = R
+
+    def simulate(self, x0, n_steps):
+        out, x = [], np.asarray(x0, dtype=float)
+        for _ in range(n_steps):
+            x = self.R @ x
+            out.append(x)
+        return np.array(out)
+
+
+def _rotation(theta=0.07):
+    c, s = np.cos(theta), np.sin(theta)
+    return np.array([[c, -s], [s, c]])
+
+
+@pytest.mark.filterwarnings("ignore::koop.exceptions.RankDeficiencyWarning")
+def test_forecast_is_the_same_for_batch_simulate_and_callable_models():
+    from koop.dictionaries import TimeDelay
+    from koop.estimators import EDMD
+
+    R = _rotation()
+    X = np.empty((300, 2))
+    X[0] = [1.0, 0.0]
+    for t in range(299):
+        X[t + 1] = R @ X[t]
+    starts = [0, 17, 250]
+    by_callable = metrics.forecast(lambda x: x @ R.T, X, 12, starts=starts)
+    by_simulate = metrics.forecast(_SimulateOnly(R), X, 12, starts=starts)
+    for i, t in enumerate(starts):
+        np.testing.assert_allclose(by_callable[i], X[t + 1 : t + 13], atol=1e-12)
+    np.testing.assert_allclose(by_simulate, by_callable, atol=1e-12)
+    # a lagged model starts from windows and its default starts begin at n_lags_
+    model = EDMD(TimeDelay(2)).fit(X)
+    out = metrics.forecast(model, X, 5)
+    assert out.shape == (300 - 2 - 5, 5, 2)
+    np.testing.assert_allclose(out[0], X[3:8], atol=1e-8)
+    np.testing.assert_allclose(out[10], model.simulate(X[10:13], 5), atol=1e-12)
+    with pytest.raises(ValueError, match="start samples must lie in"):
+        metrics.forecast(model, X, 5, starts=[1])
+    with pytest.raises(TypeError, match="simulate"):
+        metrics.forecast(object(), X, 5)
+
+
+def test_free_run_starts_at_the_first_state():
+    R = _rotation()
+    X = np.array([[1.0, 0.0], [0.0, 1.0]])
+    run = metrics.free_run(lambda x: x @ R.T, X, 50)
+    np.testing.assert_array_equal(run[0], X[0])
+    np.testing.assert_allclose(run[10], np.linalg.matrix_power(R, 10) @ X[0], atol=1e-12)
+    assert run.shape == (50, 2)
+
+
+def test_reconstruction_scores_follow_the_gtf_protocol():
+    """A model that knows the future: its run from test[0] is the true continuation, so the
+    compared segment must be truth[0.25 T : 1.25 T], scored against the test set."""
+    t = np.arange(2600) * 0.1
+    truth = np.column_stack([np.sin(t) + 0.3 * np.sin(2.7 * t), np.cos(1.3 * t)])
+    T = 2000
+    test = truth[:T]
+
+    class Oracle:
+        def simulate_batch(self, X0, n_steps):
+            out = []
+            for x in X0:
+                i = int(np.flatnonzero((truth == x).all(axis=1))[0])
+                out.append(truth[i + 1 : i + 1 + n_steps])
+            return np.array(out)
+
+        def simulate(self, x0, n_steps):
+            return self.simulate_batch(np.atleast_2d(x0), n_steps)[0]
+
+    scores = metrics.reconstruction_scores(Oracle(), test, pe_stride=7)
+    expected = truth[500:2500]
+    np.testing.assert_array_equal(scores["generated"], expected)
+    assert scores["D_stsp"] == metrics.state_space_divergence(test, expected, n_bins=30)
+    assert scores["D_H"] == metrics.power_spectrum_distance(test, expected, smoothing=20.0)
+    assert scores["PE"] == 0.0
+    # a model that diverges is scored NaN, not an error
+    blown = metrics.reconstruction_scores(lambda x: 2.0 * x, test, pe_stride=50)
+    assert np.isnan(blown["D_stsp"]) and np.isnan(blown["D_H"])

@@ -163,8 +163,9 @@ def _forecast(report: Report, model: Any, X_test: np.ndarray, dt: float | None,
     horizon = min(len(X_test) - lags - 1, 300)
     if horizon <= 5:
         return {}
-    x0 = X_test[: lags + 1]
-    pred = np.real(model.simulate(x0 if lags else x0[0], horizon))
+    from koop.metrics import forecast
+
+    pred = forecast(model, X_test, horizon, starts=[lags])[0]
     truth = X_test[lags + 1: lags + 1 + horizon]
     err = np.sqrt(np.mean((pred - truth) ** 2, axis=1))
     scale = float(np.sqrt(np.mean(np.var(X_test, axis=0)))) or 1.0

@@ -30,8 +30,8 @@ from koop._spectral.truncation import numerical_rank, select_rank
 from koop.data import Trajectories
 from koop.exceptions import RankDeficiencyWarning
 
-__all__ = ["QRFactor", "Pencil", "build_factor", "pencil_from_factor", "pencil_from_gram",
-           "pencil_in_basis"]
+__all__ = ["QRFactor", "Pencil", "build_factor", "householder_r", "pencil_from_factor",
+           "pencil_from_gram", "pencil_in_basis"]
 
 
 @dataclass(frozen=True)
@@ -86,15 +86,28 @@ class QRFactor:
         return f"QRFactor(M={self.n_dictionary}, n_samples={self.n_samples})"
 
 
-def _r_of(B: np.ndarray) -> np.ndarray:
-    """The R factor of ``B`` (rows >= columns or not), padded to a square matrix."""
-    (geqrf,) = scipy.linalg.get_lapack_funcs(("geqrf",), (B,))
-    # an explicit workspace: the wrapper's default is the unblocked (BLAS-2) algorithm
-    qr, _, _, info = geqrf(B, lwork=max(64 * B.shape[1], 1), overwrite_a=True)
-    if info != 0:  # pragma: no cover - LAPACK argument error
-        raise np.linalg.LinAlgError(f"geqrf failed with info={info}.")
+def householder_r(B: np.ndarray, *, square: bool = True) -> np.ndarray:
+    """The R factor of a Householder QR of ``B`` (``B`` may be overwritten).
+
+    One LAPACK ``geqrf`` with an explicit workspace on Fortran-ordered data (the
+    wrapper's default workspace runs the unblocked, BLAS-2 algorithm; ``numpy.linalg.qr``
+    also copies): the one tall-skinny QR step of koop's streamed factors, ResDMD's
+    :func:`build_factor` and the row factors of online learning. ``square``: pad ``R``
+    with zero rows to ``n_columns x n_columns``; else the economy ``min(rows, columns) x
+    columns``.
+    """
     n = B.shape[1]
     k = min(B.shape[0], n)
+    if B.shape[0] == 0:
+        R = np.zeros((n if square else 0, n), dtype=np.result_type(B.dtype, np.float64))
+        return R
+    B = np.asfortranarray(B, dtype=np.result_type(B.dtype, np.float64))
+    (geqrf,) = scipy.linalg.get_lapack_funcs(("geqrf",), (B,))
+    qr, _, _, info = geqrf(B, lwork=max(64 * n, 1), overwrite_a=True)
+    if info != 0:  # pragma: no cover - LAPACK argument error
+        raise np.linalg.LinAlgError(f"geqrf failed with info={info}.")
+    if not square:
+        return np.triu(qr[:k])
     R = np.zeros((n, n), dtype=qr.dtype)
     R[:k] = np.triu(qr[:k])
     return R
@@ -148,7 +161,8 @@ def build_factor(
             B[offset:, 2 * M :] = Xs
             scale = np.full(rows, np.sqrt(1.0 / n)) if w is None else np.sqrt(w[sl])
             B[offset:] *= scale[:, None]
-            R = _r_of(B)
+            R = householder_r(B)
+
             if bar is not None:
                 bar.update(rows)
     finally:
@@ -254,7 +268,7 @@ def pencil_from_factor(factor: QRFactor, rcond: float | None = None, rank=None, 
     S = factor.R22 @ Q
     Lh = P.conj().T @ P + S.conj().T @ S
     Lh = 0.5 * (Lh + Lh.conj().T)
-    Rc = _r_of(np.asfortranarray(np.vstack([P - Ur @ K, S])))[:r]
+    Rc = householder_r(np.asfortranarray(np.vstack([P - Ur @ K, S])))[:r]
     state = Ur.conj().T @ factor.R13
     return Pencil(Q, K, Lh, Rc, state, M - r, "qr")
 

@@ -114,10 +114,11 @@ class ForecastMethod:
 
 
 def _simulate(model, X: np.ndarray, n_steps: int) -> np.ndarray:
-    lags = int(getattr(model, "n_lags_", 0) or 0)
-    x0 = X[-(lags + 1) :] if lags > 0 else X[-1]
-    # HAVOK's simulate without a forcing runs the unforced linear part (future v_r unknown)
-    return np.asarray(model.simulate(x0, n_steps))
+    from koop.metrics import forecast
+
+    # from the last sample (its window for a lagged model); HAVOK's simulate without a
+    # forcing runs the unforced linear part (future v_r unknown)
+    return forecast(model, X, n_steps, starts=[X.shape[0] - 1])[0]
 
 
 def _edmd(pts_per_period: int, n_features: int):

@@ -27,10 +27,11 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import scipy.linalg
 
+from koop._spectral.factor import householder_r
 from koop.dictionaries import delay_windows
 
-__all__ = ["hankel_view", "hankel_blocks", "hankel_svd", "project_windows",
-           "central_difference"]
+__all__ = ["hankel_view", "hankel_blocks", "hankel_svd", "hankel_pair_factor",
+           "project_windows", "central_difference"]
 
 _BLOCK_BYTES = 16 * 2**20
 
@@ -103,7 +104,7 @@ def hankel_svd(
     for _, _, block in hankel_blocks(trajectories, n_delays, stop=stop,
                                      block_rows=block_rows):
         stacked = block if R is None else np.vstack([R, block])
-        R = np.linalg.qr(stacked, mode="r")
+        R = householder_r(stacked, square=False)
     if R is None:
         raise ValueError(
             f"No delay windows: every trajectory is shorter than {n_delays + 1 + stop} "
@@ -116,7 +117,60 @@ def hankel_svd(
     return s, U
 
 
+def hankel_pair_factor(
+    trajectories: Sequence[np.ndarray], n_delays: int, weights: np.ndarray | None = None,
+    *, block_rows: int | None = None,
+) -> np.ndarray:
+    r"""R of the rows :math:`\sqrt{w_i}\,[H_{i,:},\ x_{i+q+1}]` of every pair of windows.
+
+    A snapshot pair of delay windows is :math:`(H_{i,:}, H_{i+1,:})`, and
+    :math:`H_{i+1,:} = (x_{i+q+1}, H_{i,:-d})`: the window and the sample after it hold
+    both. So the factor :math:`R` of these rows (width :math:`(q+2)d`, by TSQR over
+    blocks, never across a trajectory boundary) gives, with :math:`X = \mathcal Q R_X`,
+    :math:`R_X = R_{:, :m}` (:math:`m = (q+1)d`), :math:`X^*WX = R_X^*R_X` and
+    :math:`X^*WY = R_X^*T`, :math:`T = (R_{:, m:},\ R_{:, :m-d})`: everything Hankel DMD
+    needs, to the accuracy of a QR of the data. Factors of disjoint pairs merge by
+    stacking (online learning).
+
+    Parameters
+    ----------
+    trajectories : sequence of ndarray (n_i, d)
+    n_delays : int
+        :math:`q`.
+    weights : ndarray, optional
+        One per pair (trajectory by trajectory); default 1 each.
+
+    Returns
+    -------
+    R : ndarray (min(n_pairs, (q+2)d), (q+2)d)
+    """
+    R = None
+    starts = np.cumsum([0] + [max(np.asarray(t).shape[0] - n_delays - 1, 0)
+                              for t in trajectories])
+    for k, s, block in hankel_blocks(trajectories, n_delays, stop=1, block_rows=block_rows):
+        traj = trajectories[k]
+        rows, m = block.shape
+        offset = 0 if R is None else R.shape[0]
+        B = np.empty((offset + rows, m + traj.shape[1]), order="F",
+                     dtype=np.result_type(block.dtype, 0.0 if R is None else R.dtype))
+        if R is not None:
+            B[:offset] = R
+        B[offset:, :m] = block
+        B[offset:, m:] = traj[s + n_delays + 1 : s + n_delays + 1 + rows]
+        if weights is not None:
+            first = starts[k] + s
+            B[offset:] *= np.sqrt(weights[first : first + rows])[:, None]
+        R = householder_r(B, square=False)
+    if R is None:
+        raise ValueError(
+            f"No pair of delay windows: every trajectory is shorter than {n_delays + 2} "
+            "samples. Use fewer delays or longer trajectories."
+        )
+    return R
+
+
 def project_windows(
+
     trajectories: Sequence[np.ndarray], n_delays: int, basis: np.ndarray,
 ) -> list[np.ndarray]:
     """``H_k @ basis`` for each trajectory's Hankel matrix, computed block by block."""

@@ -18,6 +18,7 @@ from koop._params import (
 from koop._reduction import REDUCTION_CONSTRAINTS
 from koop.base import KoopmanEstimator
 from koop.dictionaries import POD, Dictionary, Identity
+from koop.estimators._online import FORGETTING_FACTOR, OnlineMixin
 from koop.estimators._solvers import ReducedModel, edmd_solve
 from koop.gram import BACKENDS, GramMatrices, build_gram
 
@@ -28,7 +29,7 @@ DICTIONARY = [instance_of(Dictionary, "a koop dictionary (koop.dictionaries)"), 
 BACKEND = [StrOptions(set(BACKENDS))]
 
 
-class EDMD(KoopmanEstimator):
+class EDMD(OnlineMixin, KoopmanEstimator):
     r"""Extended DMD (Williams, Kevrekidis & Rowley 2015): :math:`K = G^{+}A`.
 
     With the dictionary :math:`\psi` evaluated on snapshot pairs,
@@ -68,6 +69,9 @@ class EDMD(KoopmanEstimator):
         Two-split scheme (Colbrook & Townsend): the first fraction of every trajectory
         fits the POD basis, the rest the operator (and its residuals). Default: all data
         for both.
+    forgetting_factor : float in (0, 1], optional
+        Exponential forgetting for :meth:`partial_fit` (online learning: see
+        :mod:`koop.estimators._online`); ``fit`` weighs its data as usual.
 
     Attributes
     ----------
@@ -109,7 +113,10 @@ class EDMD(KoopmanEstimator):
         "chunk_size": CHUNK_SIZE,
         "rcond": RCOND,
         **REDUCTION_CONSTRAINTS,
+        "forgetting_factor": FORGETTING_FACTOR,
     }
+    # online learning (partial_fit, merge: koop.estimators._online.OnlineMixin)
+    _stream_kind = "gram"
 
     def __init__(
         self,
@@ -121,6 +128,7 @@ class EDMD(KoopmanEstimator):
         rcond: float | None = None,
         reduce: POD | None = None,
         reduce_split: float | None = None,
+        forgetting_factor: float | None = None,
     ) -> None:
         self.dictionary = dictionary
         self.rank = rank
@@ -130,6 +138,7 @@ class EDMD(KoopmanEstimator):
         self.rcond = rcond
         self.reduce = reduce
         self.reduce_split = reduce_split
+        self.forgetting_factor = forgetting_factor
 
     def fit(self, X: Any, y: Any = None, *, dt: float | None = None,
             weights: Any = None) -> EDMD:
@@ -151,14 +160,33 @@ class EDMD(KoopmanEstimator):
         self
         """
         data = self._start_fit(X, y, dt, lazy=self.backend == "dask")
-        self.dictionary_ = fit_dictionary(self.dictionary, data)
-        self.gram_, reduced = solve_edmd(
-            self.dictionary_, data, weights=weights, chunk_size=self.chunk_size,
-            backend=self.backend, rank=self.rank, regularization=self.regularization,
-            rcond=self.rcond)
-        self.n_dropped_directions_ = reduced.n_dropped
-        self._set_reduced_model(reduced.basis, reduced.reduced, reduced.state_map, data.dt)
+        self._start_stream(weights)  # a fit starts afresh (and closes any open stream)
+        self.dictionary_ = self._fit_dictionary(data)
+        self._solve_gram(self._gram(data, weights), data.dt)
         return self
+
+    # -- the hooks of fit, partial_fit and merge (koop.estimators._online) --------------
+    def _fit_dictionary(self, data) -> Dictionary:
+        return fit_dictionary(self.dictionary, data)
+
+    def _gram(self, data, weights: Any) -> GramMatrices:
+        return build_gram(self.dictionary_, data, weights=weights,
+                          chunk_size=self.chunk_size, backend=self.backend)
+
+    def _batch_sums(self, data, weights: Any) -> GramMatrices:
+        gram = self._gram(data, weights)
+        return gram.as_sums() if weights is None else gram
+
+    def _solve_sums(self, sums: GramMatrices, uniform: bool, dt: float | None) -> None:
+        self._solve_gram(sums.mean() if uniform else sums, dt)
+
+    def _solve_gram(self, gram: GramMatrices, dt: float | None) -> None:
+
+        self.gram_ = gram
+        reduced = solve_gram(gram, rank=self.rank, regularization=self.regularization,
+                             rcond=self.rcond)
+        self.n_dropped_directions_ = reduced.n_dropped
+        self._set_reduced_model(reduced.basis, reduced.reduced, reduced.state_map, dt)
 
 
 def fit_dictionary(dictionary: Dictionary | None, data) -> Dictionary:
@@ -184,8 +212,16 @@ def solve_edmd(dictionary: Dictionary, data, *, weights: Any = None,
     """
     gram = build_gram(dictionary, data, weights=weights, chunk_size=chunk_size,
                       backend=backend)
-    return gram, edmd_solve(gram.G, gram.A, gram.C, rank=rank, regularization=regularization,
-                            rcond=rcond, n_samples=gram.n_samples)
+    return gram, solve_gram(gram, rank=rank, regularization=regularization, rcond=rcond)
+
+
+def solve_gram(gram: GramMatrices, *, rank: Any = None, regularization: float = 0.0,
+               rcond: float | None = None) -> ReducedModel:
+    r""":math:`K = G^+A` from Gram matrices (built in one pass, or accumulated by
+    ``partial_fit``); see :func:`~koop.estimators._solvers.edmd_solve`."""
+    return edmd_solve(gram.G, gram.A, gram.C, rank=rank, regularization=regularization,
+                      rcond=rcond, n_samples=gram.n_samples)
+
 
 
 def _is_lazy(data) -> bool:

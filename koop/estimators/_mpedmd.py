@@ -53,6 +53,7 @@ class MPEDMD(ResDMD):
     """
 
     _unitary = True
+    _stream_kind = "qr"  # partial_fit as ResDMD's (the same factor, the unitary solve)
 
     def spectral_measure_weights(self, observable: Any):
         r"""The atoms of the mpEDMD spectral measure of :math:`f = \Psi c`.

@@ -18,9 +18,12 @@ from koop.base import KoopmanEstimator
 from koop.data import as_trajectories
 from koop.dictionaries import POD, Dictionary
 from koop.estimators._edmd import DICTIONARY, fit_dictionary
+from koop.estimators._online import FORGETTING_FACTOR, OnlineMixin
+from koop.estimators._rsums import RSums
 from koop.gram import GramMatrices
 
-__all__ = ["ResDMD", "Eigenpairs", "VerifiedSpectrum", "ResidualFit", "solve_residual_dmd"]
+__all__ = ["ResDMD", "Eigenpairs", "VerifiedSpectrum", "ResidualFit", "solve_residual_dmd",
+           "residual_fit"]
 
 _SORTS = ("modulus", "residual")
 
@@ -86,26 +89,36 @@ def solve_residual_dmd(dictionary: Dictionary, data, weights: Any, *, chunk_size
     eigenpairs are ordered by ``sort_by``.
     """
     factor = build_factor(dictionary, data, weights=weights, chunk_size=chunk_size)
+    return residual_fit(dictionary, factor, data.dt, data.n_features, chunk_size=chunk_size,
+                        rcond=rcond, rank=rank, validation_data=validation_data,
+                        sort_by=sort_by, unitary=unitary)
+
+
+def residual_fit(dictionary: Dictionary, factor: QRFactor, dt: float | None, n_features: int,
+                 *, chunk_size: int | None, rcond: float | None, rank: Any,
+                 validation_data: Any, sort_by: str, unitary: bool = False) -> ResidualFit:
+    """The ResDMD solve from a QR factor (built in one pass by
+    :func:`solve_residual_dmd`, or accumulated by ``partial_fit``)."""
     gram = GramMatrices(*factor.gram(), factor.n_samples, factor.weights_sum, "qr")
     pencil = pencil_from_factor(factor, rcond=rcond, rank=rank, warn=True)
     if unitary:
         reduced = procrustes_unitary(pencil.K)
         model = KoopmanModel.from_reduced(dictionary, pencil.basis, reduced, pencil.state_map,
-                                          dt=data.dt, eig=_unitary_spectrum(reduced),
+                                          dt=dt, eig=_unitary_spectrum(reduced),
                                           unitary=True)
     else:
         model = KoopmanModel.from_reduced(dictionary, pencil.basis, pencil.K,
-                                          pencil.state_map, dt=data.dt)
+                                          pencil.state_map, dt=dt)
     training = residuals_from_factor(factor, model.eigenvalues, model.eigenvectors)
     validation_factor = None
     if validation_data is not None:
         vd = validation_data
         vx, vy = (vd if isinstance(vd, tuple) and len(vd) == 2 else (vd, None))
         vdata = as_trajectories(vx, vy, name="validation_data", min_pairs=1)
-        if vdata.n_features != data.n_features:
+        if vdata.n_features != n_features:
             raise ValueError(
                 f"validation_data has {vdata.n_features} feature(s); the training data "
-                f"have {data.n_features}."
+                f"have {n_features}."
             )
         validation_factor = build_factor(dictionary, vdata, chunk_size=chunk_size)
         res = residuals_from_factor(validation_factor, model.eigenvalues, model.eigenvectors)
@@ -211,7 +224,7 @@ class VerifiedSpectrum:
                             attrs={"epsilon": float(epsilon), "order": int(order)})
 
 
-class ResDMD(VerifiedSpectrum, KoopmanEstimator):
+class ResDMD(VerifiedSpectrum, OnlineMixin, KoopmanEstimator):
     r"""Residual DMD (Colbrook & Townsend 2024): EDMD with a verified residual per eigenpair.
 
     The eigenpairs are EDMD's (:math:`K = G^{+}A` on the span EDMD retains), computed from
@@ -259,6 +272,12 @@ class ResDMD(VerifiedSpectrum, KoopmanEstimator):
         Two-split scheme (Colbrook & Townsend): the first fraction of every trajectory
         fits the POD basis, the rest the operator (and its residuals). Default: all data
         for both.
+    forgetting_factor : float in (0, 1], optional
+        Exponential forgetting for :meth:`partial_fit` (see
+        :mod:`koop.estimators._online`). :meth:`partial_fit` stacks the rows of each new
+        batch under the factor :math:`R` and re-factors (exact: the result equals one
+        ``fit`` on all the data); residuals on ``validation_data`` are recomputed each
+        time.
 
     Attributes
     ----------
@@ -307,7 +326,11 @@ class ResDMD(VerifiedSpectrum, KoopmanEstimator):
         "validation_data": VALIDATION_DATA,
         "sort_by": [StrOptions(set(_SORTS))],
         **REDUCTION_CONSTRAINTS,
+        "forgetting_factor": FORGETTING_FACTOR,
     }
+    # online learning: the R factor of the rows [psi(x), psi(y), x] (koop.estimators._online)
+    _stream_kind = "qr"
+    _stats_attribute = "factor_"
 
     def __init__(
         self,
@@ -319,6 +342,7 @@ class ResDMD(VerifiedSpectrum, KoopmanEstimator):
         sort_by: str = "modulus",
         reduce: POD | None = None,
         reduce_split: float | None = None,
+        forgetting_factor: float | None = None,
     ) -> None:
         self.dictionary = dictionary
         self.rank = rank
@@ -328,6 +352,7 @@ class ResDMD(VerifiedSpectrum, KoopmanEstimator):
         self.sort_by = sort_by
         self.reduce = reduce
         self.reduce_split = reduce_split
+        self.forgetting_factor = forgetting_factor
 
     #: mpEDMD: the reduced matrix is the unitary nearest to EDMD's
     _unitary: ClassVar[bool] = False
@@ -352,9 +377,43 @@ class ResDMD(VerifiedSpectrum, KoopmanEstimator):
         self
         """
         data = self._start_fit(X, y, dt)
-        self.dictionary_ = fit_dictionary(self.dictionary, data)
+        self._start_stream(weights)
+        self.dictionary_ = self._fit_dictionary(data)
         self._set_residual_fit(solve_residual_dmd(
             self.dictionary_, data, weights, chunk_size=self.chunk_size, rcond=self.rcond,
             rank=self.rank, validation_data=self._fit_coordinates(self.validation_data),
             sort_by=self.sort_by, unitary=self._unitary))
         return self
+
+    # -- the hooks of partial_fit and merge (koop.estimators._online) --------------------
+    # The stream keeps R of the rows [psi(x), psi(y), x] with unit weights (default) or
+    # the given ones, as RSums; the fit's factor_ has weights 1/N (default) or the given.
+    def _fit_dictionary(self, data) -> Dictionary:
+        return fit_dictionary(self.dictionary, data)
+
+    def _batch_sums(self, data, weights: Any) -> RSums:
+        n = data.n_pairs(int(getattr(self.dictionary_, "n_lags", 0)))
+        unit = np.ones(n) if weights is None else weights
+        factor = build_factor(self.dictionary_, data, weights=unit, chunk_size=self.chunk_size)
+        return RSums(factor.R, factor.n_samples, factor.weights_sum)
+
+    def _fit_sums(self, uniform: bool) -> RSums:
+        f = self.factor_
+        if uniform:  # rows weighted 1/N: as unit-weight sums, R sqrt(N)
+            return RSums(f.R * np.sqrt(f.n_samples), f.n_samples, float(f.n_samples))
+        return RSums(f.R, f.n_samples, f.weights_sum)
+
+    def _solve_sums(self, sums: RSums, uniform: bool, dt: float | None) -> None:
+        M = self.dictionary_.n_output_features_
+        width = 2 * M + self.n_features_in_
+        R = np.zeros((width, width), dtype=sums.R.dtype)
+        k = min(sums.R.shape[0], width)
+        R[:k] = sums.R[:k]
+        if uniform:  # the factor fit builds with the default weights 1/N
+            R *= np.sqrt(1.0 / sums.weights_sum)
+        factor = QRFactor(R, M, sums.n_samples, 1.0 if uniform else sums.weights_sum)
+        self._set_residual_fit(residual_fit(
+            self.dictionary_, factor, dt, self.n_features_in_, chunk_size=self.chunk_size,
+            rcond=self.rcond, rank=self.rank, validation_data=self.validation_data,
+            sort_by=self.sort_by, unitary=self._unitary))
+

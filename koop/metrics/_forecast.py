@@ -25,6 +25,8 @@ def prediction_error(model_or_step_fn, X, n_steps: int = 20, *, stride: int = 1)
         one-step map applied to a batch: ``f(states (m, d)) -> successors (m, d)``.
         A model with ``n_lags_ > 0`` (a delay dictionary, HankelDMD) is initialised with
         the window ``X[t - n_lags_ : t + 1]``, so its start points begin at ``n_lags_``.
+        The model is run by :func:`koop.metrics.forecast` (all start points at once when
+        it has ``simulate_batch``).
     X : array-like of shape (n_samples, n_features)
         The test trajectory.
     n_steps : int
@@ -44,38 +46,31 @@ def prediction_error(model_or_step_fn, X, n_steps: int = 20, *, stride: int = 1)
     >>> prediction_error(lambda x: 0.5 * x, X, n_steps=5)  # the exact map: no error
     0.0
     """
+    from koop.metrics._protocol import forecast
+
     X = check_array(X, name="X", min_samples=2)
-    if int(n_steps) != n_steps or n_steps < 1:
-        raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}.")
-    if int(stride) != stride or stride < 1:
+    if isinstance(stride, bool) or int(stride) != stride or stride < 1:
         raise ValueError(f"stride must be a positive integer, got {stride!r}.")
+    if isinstance(n_steps, bool) or int(n_steps) != n_steps or n_steps < 1:
+        raise ValueError(f"n_steps must be a positive integer, got {n_steps!r}.")
     n_steps = int(n_steps)
-    has_simulate = hasattr(model_or_step_fn, "simulate")
-    lags = int(getattr(model_or_step_fn, "n_lags_", 0) or 0) if has_simulate else 0
+    is_model = hasattr(model_or_step_fn, "simulate") or hasattr(model_or_step_fn,
+                                                                "simulate_batch")
+    if not is_model and not callable(model_or_step_fn):
+        raise TypeError(
+            "model_or_step_fn must have a simulate(x0, n_steps) (or simulate_batch) method "
+            f"or be a callable one-step map; got {type(model_or_step_fn).__name__}."
+        )
+    lags = int(getattr(model_or_step_fn, "n_lags_", 0) or 0) if is_model else 0
     if X.shape[0] <= n_steps + lags:
         raise ValueError(
             f"X has {X.shape[0]} samples; PE({n_steps}) of a model with {lags} lag(s) needs "
             f"more than {n_steps + lags}."
         )
     starts = np.arange(lags, X.shape[0] - n_steps, int(stride))
-    target = X[starts + n_steps]
+    pred = forecast(model_or_step_fn, X, n_steps, starts=starts)[:, -1]
     with np.errstate(all="ignore"):
-        if has_simulate:
-            pred = np.empty_like(target)
-            for row, t in enumerate(starts):
-                x0 = X[t - lags : t + 1] if lags else X[t]
-                traj = np.asarray(model_or_step_fn.simulate(x0, n_steps))
-                pred[row] = np.real(traj.reshape(n_steps, -1)[-1])
-        elif callable(model_or_step_fn):
-            pred = X[starts]
-            for _ in range(n_steps):
-                pred = np.asarray(model_or_step_fn(pred), dtype=float).reshape(target.shape)
-        else:
-            raise TypeError(
-                "model_or_step_fn must have a simulate(x0, n_steps) method or be a callable "
-                f"one-step map; got {type(model_or_step_fn).__name__}."
-            )
-        return float(np.mean((pred - target) ** 2))
+        return float(np.mean((pred - X[starts + n_steps]) ** 2))
 
 
 def _forecast_error(true, pred, kind: str, scale) -> np.ndarray:

@@ -39,7 +39,8 @@ COMMON_CONSTRAINTS = {
 TRAINING_PARAMS = (
     "n_epochs", "batches_per_epoch", "batch_size", "sequence_length", "learning_rate",
     "final_learning_rate", "teacher_forcing", "alpha", "alpha_method", "alpha_decay",
-    "alpha_update_interval", "forcing_interval", "latent_regularization", "verbose",
+    "alpha_update_interval", "forcing_interval", "latent_regularization",
+    "observation_regularization", "verbose",
 )
 
 
@@ -69,7 +70,11 @@ class RNNReconstruction(TorchStateMixin, BaseEstimator):
 
         generator, _ = make_generator(0)  # the initial weights are overwritten
         cell = self._cell(self.n_latent_, generator)
-        return LatentModel(cell, self.n_features_in_, self.n_latent_, generator)
+        return LatentModel(cell, self.n_features_in_, self.n_latent_, generator,
+                           self._observation())
+
+    def _observation(self) -> str:
+        return getattr(self, "observation_model", "identity")
 
     def fit(self, X, y=None, *, dt: float | None = None, callback=None):
         """Train the RNN on one trajectory or a list of trajectories.
@@ -106,16 +111,17 @@ class RNNReconstruction(TorchStateMixin, BaseEstimator):
         if n_latent < n_features:
             raise ValueError(
                 f"The latent dimension ({n_latent}) must be at least the number of observed "
-                f"features ({n_features}): the identity observation model reads the first "
-                f"{n_features} latent units."
+                f"features ({n_features}): the observation model reads {n_features} "
+                "features from the latent state."
             )
         generator, rng = make_generator(self.random_state)
         device = resolve_device(self.device)
         cell = self._cell(n_latent, generator)
-        model = LatentModel(cell, n_features, n_latent, generator).to(device)
+        model = LatentModel(cell, n_features, n_latent, generator, self._observation()).to(device)
         blocks = [torch.as_tensor(np.asarray(b, dtype=np.float64), device=device)
                   for b in data.trajectories]
-        config = TrainingConfig(**{k: getattr(self, k) for k in TRAINING_PARAMS})
+        config = TrainingConfig(**{k: getattr(self, k) for k in TRAINING_PARAMS
+                                   if hasattr(self, k)})
         start = time.perf_counter()
         with torch_threads(self.n_threads):
             history = train(model, blocks, config, rng, callback=callback)
@@ -132,16 +138,26 @@ class RNNReconstruction(TorchStateMixin, BaseEstimator):
             self._after_fit(data)
         return self
 
-    def _latent_start(self, x0):
+    def _latent_tensor(self, X):
         torch = import_torch()
-        x0 = check_array(x0, name="x0", n_features=self.n_features_in_)
-        return self.model_.infer(torch.as_tensor(x0, dtype=torch.float64))
+        X = check_array(X, name="X", n_features=self.n_features_in_)
+        with torch.no_grad():
+            return self.model_.infer(torch.as_tensor(X, dtype=torch.float64))
+
+    def latent_start(self, X) -> np.ndarray:
+        """Data-inferred latent states ``(n, M)`` for observed states ``X`` ``(n, N)``.
+
+        The identity read-out gives ``[x, L x]``, the affine one ``B^+ x``; these are the
+        initial states of :meth:`simulate` and :meth:`simulate_batch`.
+        """
+        check_is_fitted(self, "model_")
+        return self._latent_tensor(X).numpy().copy()
 
     def latent_trajectory(self, x0, n_steps: int) -> np.ndarray:
-        """Free-running latent states ``(n_steps, M)`` after ``z_0 = [x0, L x0]``."""
+        """Free-running latent states ``(n_steps, M)`` after ``z_0`` = :meth:`latent_start`."""
         check_is_fitted(self, "model_")
         n_steps = _check_steps(n_steps)
-        z0 = self._latent_start(np.atleast_2d(np.asarray(x0, dtype=np.float64))[:1])
+        z0 = self._latent_tensor(np.atleast_2d(np.asarray(x0, dtype=np.float64))[:1])
         return self.model_.generate(z0, n_steps)[0].numpy()
 
     def simulate(self, x0, n_steps: int) -> np.ndarray:
@@ -150,7 +166,7 @@ class RNNReconstruction(TorchStateMixin, BaseEstimator):
         Parameters
         ----------
         x0 : array-like of shape (n_features,)
-            Initial observed state; the unobserved latent units start at ``L x0``.
+            Initial observed state; the latent state starts at :meth:`latent_start`.
         n_steps : int
             Number of steps.
 
@@ -158,23 +174,36 @@ class RNNReconstruction(TorchStateMixin, BaseEstimator):
         -------
         ndarray of shape (n_steps, n_features)
         """
-        return self.latent_trajectory(x0, n_steps)[:, : self.n_features_in_].copy()
+        return self.simulate_batch(np.atleast_2d(np.asarray(x0, dtype=np.float64))[:1],
+                                   n_steps)[0]
+
+    def simulate_batch(self, X0, n_steps: int) -> np.ndarray:
+        """Free runs of ``n_steps`` observed states from every row of ``X0``, in parallel.
+
+        Parameters
+        ----------
+        X0 : array-like of shape (n_starts, n_features)
+        n_steps : int
+
+        Returns
+        -------
+        ndarray of shape (n_starts, n_steps, n_features)
+            ``out[i, k]`` is the state ``k + 1`` steps after ``X0[i]``.
+        """
+        check_is_fitted(self, "model_")
+        n_steps = _check_steps(n_steps)
+        torch = import_torch()
+        z = self.model_.generate(self._latent_tensor(X0), n_steps)
+        with torch.no_grad():
+            return self.model_.observe(z).numpy().copy()
 
     def predict(self, X) -> np.ndarray:
-        """One-step-ahead prediction ``F([x, L x])[:N]`` for every row of ``X``."""
-        check_is_fitted(self, "model_")
-        torch = import_torch()
-        z = self._latent_start(X)
-        with torch.no_grad():
-            out = self.model_.cell(z)
-        return self.model_.observe(out).numpy().copy()
+        """One-step-ahead prediction (the observed part of ``F(latent_start(x))``) per row."""
+        return self.simulate_batch(X, 1)[:, 0]
 
     def predict_n_steps(self, X, n_steps: int) -> np.ndarray:
         """``n_steps``-ahead prediction started (in parallel) from every row of ``X``."""
-        check_is_fitted(self, "model_")
-        n_steps = _check_steps(n_steps)
-        z = self._latent_start(X)
-        return self.model_.observe(self.model_.generate(z, n_steps)[:, -1]).numpy().copy()
+        return self.simulate_batch(X, n_steps)[:, -1]
 
     def score(self, X, y=None) -> float:
         """R^2 of one-step predictions on a trajectory ``X`` (or on pairs ``(X, y)``)."""

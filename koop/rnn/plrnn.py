@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from numbers import Integral
+from numbers import Integral, Real
 from typing import ClassVar
 
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import COMMON_CONSTRAINTS, RNNReconstruction
 
@@ -24,10 +24,11 @@ class ShallowPLRNN(RNNReconstruction):
         \qquad \hat x_t = z_t[1{:}N],
 
     with ``A`` diagonal, ``W_1`` (M, H), ``W_2`` (H, M) and the identity observation
-    model on the first ``N`` latent units. Training minimises the one-window MSE under
-    generalized teacher forcing, ``z~_t = (1 - alpha) z_t + alpha x_t`` on the observed
-    units, with alpha annealed from the Jacobian norms along the data
-    (:mod:`koop.rnn.teacher_forcing`), RAdam and an exponentially decaying learning rate.
+    model on the first ``N`` latent units (or an affine one, ``observation_model``).
+    Training minimises the one-window MSE under generalized teacher forcing,
+    ``z~_t = (1 - alpha) z_t + alpha x_t`` on the observed units, with alpha annealed
+    from the Jacobian norms along the data (:mod:`koop.rnn.teacher_forcing`), RAdam and an
+    exponentially decaying learning rate.
 
     Parameters
     ----------
@@ -38,6 +39,14 @@ class ShallowPLRNN(RNNReconstruction):
         Hidden width H (GTF paper: 100 for Lorenz-63).
     clipped : bool
         Use the clipped nonlinearity (bounded orbits when ``max|A| < 1``).
+    observation_model : {"identity", "affine"}
+        ``"identity"``: the first N latent units are observed (``z_0 = [x_0, L x_0]``,
+        GTF forces the first N units). ``"affine"``: :math:`\hat x = B z` with initial
+        states and forcing signals :math:`B^+ x` on all M units (the GTF paper's ECG runs).
+    observation_regularization : float
+        Weight of the read-out penalty: affine, the condition penalty
+        :math:`(1 - s_{max}(B)/(s_{min}(B) + 10^{-8}))^2` (GTF ECG: 1e-7); identity,
+        :math:`\|L\|^2`.
     n_epochs, batches_per_epoch, batch_size, sequence_length : int
         Training length (GTF paper: 5000 epochs of 50 batches of 16 windows of 200 steps).
     learning_rate, final_learning_rate : float
@@ -98,6 +107,8 @@ class ShallowPLRNN(RNNReconstruction):
         "n_latent": [Interval(Integral, 1, None, closed="left"), None],
         "n_hidden": [Interval(Integral, 1, None, closed="left")],
         "clipped": ["boolean"],
+        "observation_model": [StrOptions({"identity", "affine"})],
+        "observation_regularization": [Interval(Real, 0, None, closed="left")],
         **COMMON_CONSTRAINTS,
     }
 
@@ -107,6 +118,8 @@ class ShallowPLRNN(RNNReconstruction):
         n_hidden: int = 100,
         *,
         clipped: bool = True,
+        observation_model: str = "identity",
+        observation_regularization: float = 0.0,
         n_epochs: int = 1000,
         batches_per_epoch: int = 50,
         batch_size: int = 16,
@@ -128,6 +141,8 @@ class ShallowPLRNN(RNNReconstruction):
         self.n_latent = n_latent
         self.n_hidden = n_hidden
         self.clipped = clipped
+        self.observation_model = observation_model
+        self.observation_regularization = observation_regularization
         self.n_epochs = n_epochs
         self.batches_per_epoch = batches_per_epoch
         self.batch_size = batch_size

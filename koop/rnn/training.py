@@ -1,9 +1,16 @@
 """Training loop for the PLRNN family: windows, teacher forcing, RAdam, decaying lr.
 
-The model is a latent map (a cell of :mod:`koop.rnn.cells`) plus the identity
-observation model: the first ``N`` latent units are the observed state, ``x_t = z_t[:N]``.
-When ``M > N`` the unobserved units of the initial state are inferred linearly,
-``z_0 = [x_0, L x_0]``, with ``L`` learned jointly (as the GTF code does).
+The model is a latent map (a cell of :mod:`koop.rnn.cells`) plus an observation model:
+
+* ``"identity"``: the first ``N`` latent units are the observed state, ``x_t = z_t[:N]``.
+  When ``M > N`` the unobserved units of the initial state are inferred linearly,
+  ``z_0 = [x_0, L x_0]``, with ``L`` learned jointly (as the GTF code does); GTF forces
+  the first ``N`` units with the data.
+* ``"affine"``: ``x_t = B z_t`` (no bias, the GTF code's ``Affine``), initial states and
+  forcing signals ``zhat = B^+ x`` (``M >= N``), all ``M`` units forced; ``B`` starts as
+  Kaiming-normal (standard deviation ``sqrt(2/M)``), and the optional penalty
+  ``lambda (1 - s_max(B) / (s_min(B) + 1e-8))^2`` keeps it well conditioned (the GTF
+  paper's ECG runs: ``lambda = 1e-7``).
 """
 
 from __future__ import annotations
@@ -22,30 +29,58 @@ __all__ = ["LatentModel", "TrainingConfig", "train"]
 
 
 class LatentModel(nn.Module):
-    """A latent cell with the identity observation model on its first ``n_observed`` units."""
+    """A latent cell with an identity (first ``n_observed`` units) or affine read-out."""
 
-    def __init__(self, cell, n_observed: int, n_latent: int, generator) -> None:
+    def __init__(self, cell, n_observed: int, n_latent: int, generator,
+                 observation: str = "identity") -> None:
         super().__init__()
         self.cell = cell
         self.n_observed = int(n_observed)
+        self.observation = observation
         extra = int(n_latent) - self.n_observed
-        if extra > 0:
+        self.L = None
+        if observation == "affine":
+            std = (2.0 / n_latent) ** 0.5
+            self.B = nn.Parameter(std * torch.randn(n_observed, n_latent, generator=generator,
+                                                    dtype=torch.float64))
+        elif extra > 0:
             bound = n_latent**-0.5
             init = (2.0 * torch.rand(extra, n_observed, generator=generator,
                                      dtype=torch.float64) - 1.0) * bound
             self.L = nn.Parameter(init)
-        else:
-            self.L = None
 
     def infer(self, x):
-        """Data-inferred latent states ``[x, L x]`` for observations ``x`` (..., N)."""
+        """Data-inferred latent states for observations ``x`` (..., N).
+
+        Identity: ``[x, L x]``; affine: ``B^+ x`` (differentiable in ``B``).
+        """
+        if self.observation == "affine":
+            return x @ torch.linalg.pinv(self.B).T
         if self.L is None:
             return x
         return torch.cat([x, x @ self.L.T], dim=-1)
 
+    def forcing_signals(self, x):
+        """GTF targets for the latent units (no gradient): ``x`` itself, or ``B^+ x``."""
+        if self.observation == "affine":
+            return self.infer(x).detach()
+        return x
+
     def observe(self, z):
-        """The observed part ``z[..., :N]``."""
+        """The read-out: ``z[..., :N]``, or ``B z``."""
+        if self.observation == "affine":
+            return z @ self.B.T
         return z[..., : self.n_observed]
+
+    def observation_penalty(self):
+        """The affine read-out's condition penalty ``(1 - s_max/(s_min + 1e-8))^2``
+        (the identity read-out: ``||L||^2``)."""
+        if self.observation == "affine":
+            s = torch.linalg.svdvals(self.B)
+            return (1.0 - s[0] / (s[-1] + 1e-8)) ** 2
+        if self.L is None:
+            return torch.zeros((), dtype=torch.float64)
+        return (self.L**2).sum()
 
     def generate(self, z0, n_steps: int):
         """Free-running latent trajectory ``(batch, n_steps, M)`` after ``z0`` (no grad)."""
@@ -75,6 +110,7 @@ class TrainingConfig:
     alpha_update_interval: int = 5
     forcing_interval: int = 16
     latent_regularization: float = 1e-5
+    observation_regularization: float = 0.0
     verbose: bool = False
 
 
@@ -96,7 +132,8 @@ def train(model: LatentModel, blocks, config: TrainingConfig, rng: np.random.Gen
     Each step samples a batch of windows, infers the initial latent state from the first
     sample, runs GTF (or sparse TF) over the remaining ``sequence_length`` samples and
     minimises the mean squared error of the unforced predictions on the observed units,
-    plus ``latent_regularization`` times the cell's L2 penalty. RAdam with an exponential
+    plus ``latent_regularization`` times the cell's L2 penalty and
+    ``observation_regularization`` times the read-out's penalty. RAdam with an exponential
     learning-rate decay from ``learning_rate`` to ``final_learning_rate`` over the epochs.
     For GTF with ``alpha_method != "constant"``, alpha starts at ``config.alpha`` and every
     ``alpha_update_interval`` batches is re-estimated and annealed
@@ -142,18 +179,22 @@ def train(model: LatentModel, blocks, config: TrainingConfig, rng: np.random.Gen
             x = _windows(blocks, lengths, seq_len, config.batch_size, rng)
             z0 = model.infer(x[:, 0])
             target = x[:, 1:]
+            forcing = model.forcing_signals(target)
             if adaptive and step % config.alpha_update_interval == 0:
                 zhat = model.infer(target).detach()
                 estimate, _ = estimate_alpha(model.cell, zhat, config.alpha_method)
                 alpha = anneal_alpha(alpha, estimate, config.alpha_decay)
             if config.teacher_forcing == "gtf":
-                z = gtf_rollout(model.cell, z0, target, alpha)
+                z = gtf_rollout(model.cell, z0, forcing, alpha)
             else:
-                z = sparse_tf_rollout(model.cell, z0, target, config.forcing_interval)
+                z = sparse_tf_rollout(model.cell, z0, forcing, config.forcing_interval)
             loss = torch.mean((model.observe(z) - target) ** 2)
             objective = loss
             if config.latent_regularization > 0:
-                objective = loss + config.latent_regularization * model.cell.regularization()
+                objective = objective + config.latent_regularization * model.cell.regularization()
+            if config.observation_regularization > 0:
+                objective = objective + (config.observation_regularization
+                                         * model.observation_penalty())
             optimizer.zero_grad(set_to_none=True)
             objective.backward()
             optimizer.step()

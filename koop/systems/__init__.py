@@ -10,8 +10,9 @@ Stochastic systems (``_stochastic``): :func:`ornstein_uhlenbeck` (sampled exactl
 its exact spectrum and Hermite eigenfunctions) and :func:`prinz_potential` (a Langevin
 particle in four wells, Euler–Maruyama, reference spectrum from its generator).
 
-One module per family: ``_continuous`` (ODEs and exact maps), ``_stochastic``, ``_labels``
-(:func:`as_xarray`); argument checks shared by all in ``_common``.
+One module per family: ``_continuous`` (ODEs and exact maps), ``_stochastic``,
+``_control`` (systems driven by an input: :func:`van_der_pol_control` returns states and
+inputs), ``_labels`` (:func:`as_xarray`); argument checks shared by all in ``_common``.
 """
 
 from koop.systems._continuous import (
@@ -24,6 +25,11 @@ from koop.systems._continuous import (
     slow_manifold,
     slow_manifold_eigenfunctions,
     van_der_pol,
+)
+from koop.systems._control import (
+    van_der_pol_control,
+    van_der_pol_control_rhs,
+    van_der_pol_control_step,
 )
 from koop.systems._cylinder import cylinder_wake
 from koop.systems._labels import as_xarray
@@ -45,4 +51,5 @@ __all__ = [
     "ornstein_uhlenbeck", "ornstein_uhlenbeck_spectrum", "ornstein_uhlenbeck_eigenfunctions",
     "ornstein_uhlenbeck_successors", "prinz_potential", "prinz_potential_energy",
     "prinz_potential_spectrum", "LangevinSpectrum",
+    "van_der_pol_control", "van_der_pol_control_step", "van_der_pol_control_rhs",
 ]

@@ -219,7 +219,9 @@ def report(model: Any, X: Any = None, y: Any = None, *, n_steps: int = 100,
             lags = model.n_lags_
             steps = min(int(n_steps), Xa.shape[0] - lags - 1)
             if steps > 0:
-                sim = np.real(model.simulate(Xa[: lags + 1], steps))
+                from koop.metrics import forecast
+
+                sim = forecast(model, Xa, steps, starts=[lags])[0]
                 err = np.sqrt(np.mean((sim - Xa[lags + 1 : lags + 1 + steps]) ** 2, axis=1))
                 data["multistep_rmse"] = ("step", err)
                 coords["step"] = np.arange(1, steps + 1)

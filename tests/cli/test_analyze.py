@@ -221,4 +221,4 @@ def test_netcdf_field_other_estimators_run_on_pod_coordinates(tmp_path, capsys):
 def test_netcdf_with_a_field_among_other_variables_asks_for_one(tmp_path, capsys):
     path, _ = _field_file(tmp_path)
     code, _, err = _run([str(path), "--out", str(tmp_path / "r")], capsys)
-    assert code == 2 and "pick one with --variables" in err
+    assert code == 2 and "pick one with variables=NAME (koop analyze: --variables NAME)" in err

@@ -268,3 +268,18 @@ def test_vamp_score_of_a_field_model_is_that_of_its_pod_coordinates():
     inner = EDMD().fit(rows(train) @ U)
     assert vamp_score(model, test) == pytest.approx(vamp_score(inner, rows(test) @ U),
                                                     rel=1e-12)
+
+
+@pytest.mark.parametrize("make", [lambda: EDMD(reduce=POD(rank=4)),
+                                  lambda: ResDMD(reduce=POD(rank=4)),
+                                  lambda: HankelDMD(n_delays=2, reduce=POD(rank=4))],
+                         ids=["EDMD", "ResDMD", "HankelDMD"])
+def test_online_learning_with_a_reduction_is_refused_naming_the_alternatives(make):
+    da, _ = field(n=60)
+    with pytest.raises(ValueError, match=r"stream its coordinates pod.transform\(X\)"):
+        make().partial_fit(da)
+    model = _fit(make(), da.isel(time=slice(0, 40)))
+    with pytest.raises(ValueError, match=r"DMD\.partial_fit"):
+        model.partial_fit(da.isel(time=slice(40, None)))
+    with pytest.raises(ValueError, match="merge does not work with reduce"):
+        model.merge(_fit(make(), da.isel(time=slice(40, None))))
