@@ -12,6 +12,8 @@ from koop._params import RANK, Interval, StrOptions
 from koop.base import KoopmanEstimator
 from koop.data import as_trajectories, is_dask_array
 from koop.dictionaries import Identity
+from koop.estimators._online import FORGETTING_FACTOR, OnlineMixin, StreamState
+from koop.estimators._rsums import RSums, pair_rows
 from koop.estimators._snapshots import METHODS, snapshot_dmd
 from koop.gram import GramMatrices
 
@@ -37,7 +39,7 @@ def snapshot_rows(data) -> tuple[list, np.ndarray, np.ndarray]:
     return parts, np.concatenate(ix), np.concatenate(iy)
 
 
-class DMD(KoopmanEstimator):
+class DMD(OnlineMixin, KoopmanEstimator):
     r"""Dynamic mode decomposition: exact, forward-backward or total least squares.
 
     Snapshots :math:`x_m \mapsto y_m` (rows; one trajectory gives consecutive pairs) and
@@ -80,6 +82,30 @@ class DMD(KoopmanEstimator):
         (``tls``).
     block_bytes : int, optional
         Memory budget of one block of features (default 64 MiB).
+    forgetting_factor : float in (0, 1], optional
+        Exponential forgetting for :meth:`partial_fit` (see
+        :mod:`koop.estimators._online`); ``fit`` weighs its data uniformly.
+
+    Notes
+    -----
+    **Online learning** (:meth:`partial_fit`, :meth:`merge`; the rules of
+    :mod:`koop.estimators._online`). Every DMD variant depends on the pairs only through
+    :math:`X^*X, X^*Y, Y^*Y` up to a common unitary acting on the samples: for the pair
+    rows :math:`M = [X, Y]` (one row :math:`[x_m, y_m]` per pair) with :math:`M = QR`,
+    the rows of :math:`R_x = R_{:, :d}` and :math:`R_y = R_{:, d:}` are *compressed
+    pairs* with :math:`X = QR_x`, :math:`Y = QR_y`, and DMD of the compressed pairs is
+    DMD of all pairs (the same :math:`\tilde A`, eigenvalues, modes up to a phase per
+    mode, singular values; the rank rules see the true number of pairs). The stream
+    keeps :math:`R` (:class:`~koop.estimators._rsums.RSums`, ``statistics_``): new
+    pairs are stacked under it and re-factored, shards merge by stacking, forgetting
+    scales it. :math:`R` has :math:`\min(N, 2d)` rows of :math:`2d` values: :math:`O(d^2)`
+    memory with few features, :math:`O(Nd)` (twice one trajectory's data) for a field,
+    where each update costs :math:`O(N^2 d)` (a QR of the stacked factor). ``fit`` keeps
+    this statistic only when :math:`d \le N` (it is then small); after ``fit`` on a field
+    (:math:`d > N`) a ``partial_fit`` is refused: start the stream with ``partial_fit``
+    instead. After ``partial_fit``, ``amplitudes_`` fit the first snapshot ever seen
+    (``initial_snapshot_``) and ``mode_coefficients_`` is absent (the compressed pairs
+    are not the data: :meth:`write_modes` needs a ``fit``).
 
     Attributes
     ----------
@@ -129,13 +155,18 @@ class DMD(KoopmanEstimator):
         "rank": RANK,
         "method": [StrOptions(set(METHODS))],
         "block_bytes": [None, Interval(Integral, 1, None, closed="left")],
+        "forgetting_factor": FORGETTING_FACTOR,
     }
+    # online learning: the R factor of the pair rows [x, y] (koop.estimators._online)
+    _stream_kind = "qr"
 
     def __init__(self, rank: int | float | str | None = None, method: str = "exact",
-                 block_bytes: int | None = None) -> None:
+                 block_bytes: int | None = None,
+                 forgetting_factor: float | None = None) -> None:
         self.rank = rank
         self.method = method
         self.block_bytes = block_bytes
+        self.forgetting_factor = forgetting_factor
 
     def fit(self, X: Any, y: Any = None, *, dt: float | None = None) -> DMD:
         """Fit DMD on trajectories or snapshot pairs.
@@ -153,14 +184,29 @@ class DMD(KoopmanEstimator):
         -------
         self
         """
-        from koop._spectral.tsqr import BLOCK_BYTES, SnapshotSource, right_products, snapshot_factor
-        from koop.dictionaries import POD
-
         data = self._start_fit(X, y, dt, lazy=True)
         parts, ix, iy = snapshot_rows(data)
         if np.dtype(data.dtype).kind == "c":
             parts = [p.astype(np.complex128) for p in parts]
-        n_pairs, d = len(ix), data.n_features
+        x0 = parts[0][0]
+        self._solve_snapshots(parts, ix, iy, len(ix), 1.0 / len(ix), 1.0, data.dt,
+                              np.asarray(x0.compute() if is_dask_array(x0) else x0))
+        # the online statistic (pair rows' R factor), kept when small: d <= N
+        sums = None
+        if data.n_features <= len(ix) and not any(is_dask_array(p) for p in parts):
+            sums = RSums.of(pair_rows(data))
+        self.stream_ = StreamState(sums, True)
+        return self
+
+    def _solve_snapshots(self, parts: list, ix: np.ndarray, iy: np.ndarray, n_pairs: int,
+                         scale: float, weights_sum: float, dt: float | None,
+                         x0: np.ndarray) -> None:
+        """DMD of the snapshot rows ``parts`` with pairs ``(ix, iy)`` (``n_pairs`` for the
+        rank rules; ``gram_`` is ``scale`` times the sums over the pairs)."""
+        from koop._spectral.tsqr import BLOCK_BYTES, SnapshotSource, right_products, snapshot_factor
+        from koop.dictionaries import POD
+
+        d = int(parts[0].shape[1])
         if isinstance(self.rank, Integral) and self.rank > min(n_pairs, d):
             raise ValueError(
                 f"rank={self.rank} exceeds min(n_pairs, n_features) = "
@@ -170,7 +216,8 @@ class DMD(KoopmanEstimator):
             )
         source = SnapshotSource(parts, self.block_bytes or BLOCK_BYTES)
         R = snapshot_factor(source)
-        sol = snapshot_dmd(R, ix, iy, rank=self.rank, method=self.method, n_features=d)
+        sol = snapshot_dmd(R, ix, iy, rank=self.rank, method=self.method, n_features=d,
+                           n_pairs=n_pairs)
         r = sol.rank
         # one more pass: the POD basis U and the modes
         if np.dtype(source.dtype).kind != "c":  # real data: U real; one real GEMM
@@ -191,19 +238,96 @@ class DMD(KoopmanEstimator):
         # exact DMD is EDMD with the identity on the POD coordinates z = U^* x; the model
         # is lifted to the state (state map U^T) and carries the exact modes
         self._set_reduced_model(np.eye(r, dtype=U.dtype), sol.atilde.T,
-                                np.eye(r, dtype=U.dtype), data.dt, modes=modes)
+                                np.eye(r, dtype=U.dtype), dt, modes=modes)
         self.mode_coefficients_ = sol.mode_coefs
-        x0 = parts[0][0]
-        x0 = np.asarray(x0.compute() if is_dask_array(x0) else x0)
+        self.initial_snapshot_ = np.asarray(x0)
         self.amplitudes_ = np.linalg.lstsq(self.modes_, x0.astype(np.complex128),
                                            rcond=None)[0]
-        w = 1.0 / n_pairs
         Px, Py = sol.x_coords, sol.y_coords
-        G = w * Px.conj().T @ Px
+        G = scale * Px.conj().T @ Px
         self.gram_ = GramMatrices(
-            G=G, A=w * Px.conj().T @ Py, L=w * Py.conj().T @ Py, C=G.copy(),
-            n_samples=n_pairs, weights_sum=1.0, backend="tsqr",
+            G=G, A=scale * Px.conj().T @ Py, L=scale * Py.conj().T @ Py, C=G.copy(),
+            n_samples=n_pairs, weights_sum=weights_sum, backend="tsqr",
         )
+
+    # -- the hooks of partial_fit and merge (koop.estimators._online) --------------------
+    def _validate_batch(self, X, y, u, dt, fitted):
+        data = as_trajectories(X, y, dt=dt, name="X", min_pairs=0, allow_complex=True)
+        layout = self.__dict__.get("field_") if fitted else None
+        if fitted and data.n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {data.n_features} feature(s), but the model was fitted with "
+                f"{self.n_features_in_}; every partial_fit batch needs the same columns "
+                "(a field: the same grid and mask)."
+            )
+        if fitted and layout is not None and data.layout is not None and not (
+                data.layout.dims == layout.dims and data.layout.shape == layout.shape
+                and np.array_equal(data.layout.valid, layout.valid)):
+            raise ValueError("This batch is a field on another grid or with another mask "
+                             f"({data.layout.dims} {data.layout.shape}) than the first "
+                             f"({layout.dims} {layout.shape}); pass the same field.")
+        if not fitted:
+            if data.layout is not None:
+                self.field_ = data.layout
+            else:
+                self.__dict__.pop("field_", None)
+        return data
+
+    def _fit_dictionary(self, data) -> Identity:
+        # a placeholder until the first solve (then the identity on the POD coordinates)
+        x = np.asarray(data.trajectories[0][:1])
+        self.initial_snapshot_ = x[0].copy()
+        return Identity().fit(x)
+
+    def _fit_sums(self, uniform: bool) -> RSums:
+        raise ValueError(
+            f"DMD.fit on a field ({self.n_features_in_} features, more than its "
+            f"{self.gram_.n_samples} snapshot pairs) keeps no online statistic: the R factor "
+            "of the pairs would be as large as the data. Start the stream with "
+            "partial_fit instead (DMD().partial_fit(X1).partial_fit(X2) equals a fit on "
+            "all the data, in memory O(N d)), or refit on all the data."
+        )
+
+    def _batch_sums(self, data, weights) -> RSums:
+        return RSums.of(pair_rows(data), weights)
+
+    def _solve_sums(self, sums: RSums, uniform: bool, dt: float | None) -> None:
+        R = sums.R
+        d = self.n_features_in_
+        k = R.shape[0]
+        scale = 1.0 / sums.weights_sum if uniform else 1.0
+        x0 = self.initial_snapshot_
+        self._solve_snapshots([R[:, :d], R[:, d:]], np.arange(k), np.arange(k, 2 * k),
+                              sums.n_samples, scale, 1.0 if uniform else sums.weights_sum,
+                              dt, x0)
+        self.__dict__.pop("mode_coefficients_", None)  # the compressed pairs are not data
+
+    def merge(self, other: Any) -> DMD:
+        """Add the data of another DMD fitted on another shard: equal to one ``fit`` on
+        both shards as separate trajectories (see :class:`OnlineMixin.merge
+        <koop.estimators._online.OnlineMixin>`).
+
+        Parameters
+        ----------
+        other : DMD
+            Fitted with the same parameters on data with the same features.
+
+        Returns
+        -------
+        self
+        """
+        check_is_fitted(self, "reduced_matrix_")
+        check_is_fitted(other, "reduced_matrix_")
+        if type(other) is not type(self):
+            raise TypeError(f"Cannot merge a {type(other).__name__} into a DMD.")
+        if self.get_params() != other.get_params() or (
+                self.n_features_in_ != other.n_features_in_):
+            raise ValueError("Both models must have the same parameters and number of "
+                             "features to merge.")
+        mine = self._stream()
+        sums = mine.sums + other._stream().sums
+        self.stream_ = StreamState(sums, mine.uniform)
+        self._solve_sums(sums, mine.uniform, self.__dict__.get("dt_"))
         return self
 
     def write_modes(self, X: Any, out: Any, y: Any = None) -> Any:
@@ -219,7 +343,11 @@ class DMD(KoopmanEstimator):
         """
         from koop._spectral.tsqr import BLOCK_BYTES, SnapshotSource, right_products
 
-        check_is_fitted(self, "mode_coefficients_")
+        check_is_fitted(self, "reduced_matrix_")
+        if "mode_coefficients_" not in self.__dict__:
+            raise ValueError("write_modes needs a model from fit: after partial_fit or merge "
+                             "the modes are in memory (modes_), and the compressed pairs "
+                             "they come from are not the data. Refit to stream them to disk.")
         data = as_trajectories(X, y, name="X", min_pairs=2, lazy=True, allow_complex=True)
         parts, _, _ = snapshot_rows(data)
         source = SnapshotSource(parts, self.block_bytes or BLOCK_BYTES)

@@ -88,7 +88,8 @@ def pair_rows(data: Trajectories, inputs: tuple | None = None) -> np.ndarray:
     """
     d = data.n_features
     m = 0 if inputs is None else int(inputs[0].shape[1])
-    rows = np.empty((data.n_pairs(), 2 * d + m), order="F")
+    dtype = np.result_type(np.float64, *(np.asarray(t[:1]).dtype for t in data.trajectories))
+    rows = np.empty((data.n_pairs(), 2 * d + m), order="F", dtype=dtype)
     start = 0
     for i, x in enumerate(data.trajectories):
         x = np.asarray(x)

@@ -86,7 +86,8 @@ class SnapshotDMD:
 
 
 def snapshot_dmd(R: np.ndarray, ix: np.ndarray, iy: np.ndarray, *, rank=None,
-                 method: str = "exact", n_features: int | None = None) -> SnapshotDMD:
+                 method: str = "exact", n_features: int | None = None,
+                 n_pairs: int | None = None) -> SnapshotDMD:
     r"""Exact, forward-backward or total-least-squares DMD from the TSQR factor.
 
     Parameters
@@ -100,6 +101,9 @@ def snapshot_dmd(R: np.ndarray, ix: np.ndarray, iy: np.ndarray, *, rank=None,
     method : {"exact", "fb", "tls"}
     n_features : int, optional
         :math:`d` (for the numerical-rank tolerance; default :math:`k`).
+    n_pairs : int, optional
+        :math:`N`, the number of snapshot pairs the rank rules see (default ``len(ix)``;
+        compressed pairs, :meth:`koop.estimators.DMD.partial_fit`, stand for more).
 
     Returns
     -------
@@ -123,7 +127,7 @@ def snapshot_dmd(R: np.ndarray, ix: np.ndarray, iy: np.ndarray, *, rank=None,
     Rx, Ry = R[:, ix], R[:, iy]
     Rx0, Ry0 = Rx, Ry
     Ur, s, Vh = scipy.linalg.svd(Rx, full_matrices=False)
-    r = select_rank(s, rank, (len(ix), d))
+    r = select_rank(s, rank, (len(ix) if n_pairs is None else int(n_pairs), d))
     # r = 0 (all-zero snapshots) gives the empty model: every prediction is zero
     proj = None
     if method == "tls":
