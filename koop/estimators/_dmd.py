@@ -232,18 +232,28 @@ class DMD(OnlineMixin, KoopmanEstimator):
         if d <= source.n_rows:  # R = S^T (Q = I): U straight from the SVD, orthonormal
             U = np.ascontiguousarray(sol.left.astype(U.dtype, copy=False))
         self.reduction_ = POD.from_basis(U, sol.singular_values)
-        self.dictionary_ = Identity().fit(np.zeros((1, r), dtype=U.dtype))
         self.singular_values_ = sol.singular_values
         self.rank_ = r
+        atilde, coefs = sol.atilde, sol.mode_coefs
+        if r == 0:  # all-zero snapshots: one zero mode, eigenvalue 0 (predicts zeros)
+            U = np.zeros((d, 1), dtype=U.dtype)
+            U[0] = 1.0
+            self.reduction_ = POD.from_basis(U, sol.singular_values)
+            atilde, modes = np.zeros((1, 1), dtype=U.dtype), np.zeros((d, 1), complex)
+            coefs = np.zeros((coefs.shape[0], 1), dtype=complex)
+        k = atilde.shape[0]
+        self.dictionary_ = Identity().fit(np.zeros((1, k), dtype=U.dtype))
         # exact DMD is EDMD with the identity on the POD coordinates z = U^* x; the model
         # is lifted to the state (state map U^T) and carries the exact modes
-        self._set_reduced_model(np.eye(r, dtype=U.dtype), sol.atilde.T,
-                                np.eye(r, dtype=U.dtype), dt, modes=modes)
-        self.mode_coefficients_ = sol.mode_coefs
+        self._set_reduced_model(np.eye(k, dtype=U.dtype), atilde.T,
+                                np.eye(k, dtype=U.dtype), dt, modes=modes)
+        self.mode_coefficients_ = coefs
         self.initial_snapshot_ = np.asarray(x0)
         self.amplitudes_ = np.linalg.lstsq(self.modes_, x0.astype(np.complex128),
                                            rcond=None)[0]
         Px, Py = sol.x_coords, sol.y_coords
+        if r == 0:
+            Px = Py = np.zeros((Px.shape[0], 1), dtype=U.dtype)
         G = scale * Px.conj().T @ Px
         self.gram_ = GramMatrices(
             G=G, A=scale * Px.conj().T @ Py, L=scale * Py.conj().T @ Py, C=G.copy(),

@@ -167,3 +167,27 @@ def test_forgetting_weights_old_pairs_exponentially():
     ref = DMD(rank=4).fit(Xw, Yw)
     np.testing.assert_allclose(np.sort_complex(forget.eigenvalues_),
                                np.sort_complex(ref.eigenvalues_), atol=1e-10)
+
+
+@pytest.mark.parametrize("k, n, b, dtype", [(3, 8, 2, float), (3, 8, 9, float), (1, 10, 1, float),
+                                            (7, 40, 1, complex), (4, 6, 5, complex),
+                                            (5, 5, 3, float), (0, 6, 2, float)])
+def test_stacking_a_wide_triangular_factor_equals_refactoring_the_stack(k, n, b, dtype):
+    from koop._spectral.factor import householder_r
+    from koop.estimators._rsums import stack_r
+
+    rng = np.random.default_rng(k + n + b)
+
+    def draw(m):
+        Z = rng.normal(size=(m, n))
+        return Z + 1j * rng.normal(size=(m, n)) if dtype is complex else Z
+
+    R0, B = draw(k), draw(b)
+    R = householder_r(R0.copy(), square=False)
+    R_in, B_in = R.copy(), B.copy()
+    S = stack_r(R, B)
+    # the sums it stands for (plain numpy), upper trapezoidal, economy size, inputs intact
+    np.testing.assert_allclose(S.conj().T @ S, R0.conj().T @ R0 + B.conj().T @ B,
+                               rtol=0, atol=1e-13 * n)
+    assert np.array_equal(S, np.triu(S)) and S.shape == (min(k + b, n), n)
+    assert np.array_equal(R, R_in) and np.array_equal(B, B_in)
