@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from numbers import Integral
 from typing import Any, ClassVar
 
@@ -9,6 +10,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from koop._params import RANK, Interval, StrOptions
+from koop._reduction import MAX_UNREDUCED_FEATURES
 from koop.base import KoopmanEstimator
 from koop.data import as_trajectories, is_dask_array
 from koop.dictionaries import Identity
@@ -17,7 +19,85 @@ from koop.estimators._rsums import RSums, pair_rows
 from koop.estimators._snapshots import METHODS, snapshot_dmd
 from koop.gram import GramMatrices
 
-__all__ = ["DMD"]
+__all__ = ["DMD", "SnapshotStream"]
+
+
+@dataclass(frozen=True)
+class SnapshotStream:
+    r"""The online statistic of DMD on a field: every snapshot seen, factored.
+
+    :math:`S^\top = QR` for the snapshots (columns of :math:`S^\top`) with :math:`Q`
+    (:math:`d\times k`) orthonormal and :math:`R` (:math:`k\times n`); the pairs are the
+    columns ``ix`` (the :math:`x_m`) and ``iy`` (the :math:`y_m`) with weights ``w``.
+    New snapshots :math:`B` are added by projecting them on :math:`Q` (classical
+    Gram-Schmidt, twice) and factoring the rest: :math:`O(dkb)` work for :math:`b`
+    snapshots, memory :math:`O(d\min(d, n))`, about the data's. DMD is then solved on
+    :math:`R` alone (:func:`koop.estimators._snapshots.snapshot_dmd`, :math:`O(n^3)`),
+    and the :math:`d`-long vectors are :math:`Q` times small matrices.
+    """
+
+    Q: np.ndarray
+    R: np.ndarray
+    ix: np.ndarray
+    iy: np.ndarray
+    w: np.ndarray
+    n_samples: int
+    weights_sum: float
+
+    @staticmethod
+    def of(data, weights: np.ndarray | None = None) -> SnapshotStream:
+        """The stream of one batch (trajectories or pairs, :func:`snapshot_rows`)."""
+        parts, ix, iy = snapshot_rows(data)
+        S = np.vstack([np.asarray(p) for p in parts])
+        S = S.astype(np.result_type(S.dtype, np.float64), copy=False)
+        Q, R = np.linalg.qr(S.T)
+        w = np.ones(len(ix)) if weights is None else np.asarray(weights, dtype=np.float64)
+        return SnapshotStream(Q, R, ix, iy, w, len(ix), float(w.sum()))
+
+    def as_sums(self) -> SnapshotStream:
+        return self
+
+    def scaled(self, factor: float) -> SnapshotStream:
+        """Every pair weight multiplied by ``factor`` (forgetting)."""
+        f = float(factor)
+        return SnapshotStream(self.Q, self.R, self.ix, self.iy, self.w * f, self.n_samples,
+                              self.weights_sum * f)
+
+    def __add__(self, other: object) -> SnapshotStream:
+        if not isinstance(other, SnapshotStream):
+            return NotImplemented
+        Q1, R1, Q2, R2 = self.Q, self.R, other.Q, other.R
+        if Q1.shape[0] != Q2.shape[0]:
+            raise ValueError(f"Cannot merge snapshots of {Q1.shape[0]} and {Q2.shape[0]} "
+                             "features.")
+        dtype = np.result_type(Q1, Q2, R1, R2)
+        n1, d = R1.shape[1], Q1.shape[0]
+        C = Q1.conj().T @ Q2
+        E = Q2 - Q1 @ C
+        C2 = Q1.conj().T @ E  # the second Gram-Schmidt pass keeps Q orthonormal to eps
+        E -= Q1 @ C2
+        C += C2
+        if Q1.shape[1] + Q2.shape[1] <= d:
+            Qe, Re = np.linalg.qr(E)
+            # E may be tiny (snapshots already in the span): orthogonalise its basis once
+            # more, so that Q stays orthonormal to rounding
+            C3 = Q1.conj().T @ Qe
+            Qe -= Q1 @ C3
+            Qe, Rq = np.linalg.qr(Qe)
+            C, Re = C + C3 @ Re, Rq @ Re
+            Q = np.hstack([Q1, Qe]).astype(dtype, copy=False)
+            top = np.hstack([R1, C @ R2])
+            bottom = np.hstack([np.zeros((Re.shape[0], n1), dtype=dtype), Re @ R2])
+            R = np.vstack([top, bottom])
+        else:  # the span is the whole space: refactor [Q1, E] (d x (k1 + k2))
+            Q, T = np.linalg.qr(np.hstack([Q1, E]))
+            R = T @ np.vstack([np.hstack([R1, C @ R2]),
+                               np.hstack([np.zeros((E.shape[1], n1), dtype=dtype), R2])])
+        return SnapshotStream(Q, R, np.concatenate([self.ix, other.ix + n1]),
+                              np.concatenate([self.iy, other.iy + n1]),
+                              np.concatenate([self.w, other.w]),
+                              self.n_samples + other.n_samples,
+                              self.weights_sum + other.weights_sum)
 
 def snapshot_rows(data) -> tuple[list, np.ndarray, np.ndarray]:
     """The snapshot matrix of validated data as row blocks, and the rows of X and Y."""
@@ -99,10 +179,15 @@ class DMD(OnlineMixin, KoopmanEstimator):
     keeps :math:`R` (:class:`~koop.estimators._rsums.RSums`, ``statistics_``): new
     pairs are stacked under it and re-factored, shards merge by stacking, forgetting
     scales it. :math:`R` has :math:`\min(N, 2d)` rows of :math:`2d` values: :math:`O(d^2)`
-    memory with few features, :math:`O(Nd)` (twice one trajectory's data) for a field,
-    where each update costs :math:`O(N^2 d)` (a QR of the stacked factor). ``fit`` keeps
-    this statistic only when :math:`d \le N` (it is then small); after ``fit`` on a field
-    (:math:`d > N`) a ``partial_fit`` is refused: start the stream with ``partial_fit``
+    memory with few features; a wide :math:`R` (:math:`N < 2d`) is updated in
+    :math:`O(bNd)` for :math:`b` new pairs (:func:`~koop.estimators._rsums.stack_r`), but
+    each solve then costs :math:`O(N^2 d)`. Beyond 10 000 features (a field) the stream
+    keeps every snapshot factored instead, :math:`S^\top = QR`
+    (:class:`SnapshotStream`): :math:`b` new snapshots cost :math:`O(Nbd)` (projected on
+    :math:`Q`), the solve :math:`O(N^3)` on :math:`R` plus :math:`O(Nrd)` for the modes,
+    and memory is :math:`O(Nd)`, about the data's. ``fit`` keeps the pair factor only
+    when :math:`d \le N` and :math:`d \le 10\,000` (it is then small); after ``fit`` on
+    a field a ``partial_fit`` is refused: start the stream with ``partial_fit``
     instead. After ``partial_fit``, ``amplitudes_`` fit the first snapshot ever seen
     (``initial_snapshot_``) and ``mode_coefficients_`` is absent (the compressed pairs
     are not the data: :meth:`write_modes` needs a ``fit``).
@@ -193,20 +278,22 @@ class DMD(OnlineMixin, KoopmanEstimator):
                               np.asarray(x0.compute() if is_dask_array(x0) else x0))
         # the online statistic (pair rows' R factor), kept when small: d <= N
         sums = None
-        if data.n_features <= len(ix) and not any(is_dask_array(p) for p in parts):
+        if data.n_features <= min(len(ix), MAX_UNREDUCED_FEATURES) and not any(
+                is_dask_array(p) for p in parts):
             sums = RSums.of(pair_rows(data))
         self.stream_ = StreamState(sums, True)
         return self
 
     def _solve_snapshots(self, parts: list, ix: np.ndarray, iy: np.ndarray, n_pairs: int,
                          scale: float, weights_sum: float, dt: float | None,
-                         x0: np.ndarray) -> None:
+                         x0: np.ndarray, stream: SnapshotStream | None = None) -> None:
         """DMD of the snapshot rows ``parts`` with pairs ``(ix, iy)`` (``n_pairs`` for the
-        rank rules; ``gram_`` is ``scale`` times the sums over the pairs)."""
+        rank rules; ``gram_`` is ``scale`` times the sums over the pairs), or of a
+        :class:`SnapshotStream` (``parts`` unused: its weighted pairs, factored)."""
         from koop._spectral.tsqr import BLOCK_BYTES, SnapshotSource, right_products, snapshot_factor
         from koop.dictionaries import POD
 
-        d = int(parts[0].shape[1])
+        d = int(parts[0].shape[1]) if stream is None else int(stream.Q.shape[0])
         if isinstance(self.rank, Integral) and self.rank > min(n_pairs, d):
             raise ValueError(
                 f"rank={self.rank} exceeds min(n_pairs, n_features) = "
@@ -214,13 +301,25 @@ class DMD(OnlineMixin, KoopmanEstimator):
                 "cannot resolve more modes than that. Lower the rank or pass more "
                 "snapshots."
             )
-        source = SnapshotSource(parts, self.block_bytes or BLOCK_BYTES)
-        R = snapshot_factor(source)
-        sol = snapshot_dmd(R, ix, iy, rank=self.rank, method=self.method, n_features=d,
-                           n_pairs=n_pairs)
+        if stream is not None:  # S^T = Q Rp for the weighted pairs: no pass over data
+            sq = np.sqrt(stream.w)
+            Rp = np.hstack([stream.R[:, stream.ix] * sq, stream.R[:, stream.iy] * sq])
+            N = len(stream.ix)
+            sol = snapshot_dmd(Rp, np.arange(N), np.arange(N, 2 * N), rank=self.rank,
+                               method=self.method, n_features=d, n_pairs=n_pairs)
+            U = stream.Q @ sol.left  # U = Q U_R: orthonormal
+            modes = stream.Q @ (Rp @ sol.mode_coefs)
+            source = None
+        else:
+            source = SnapshotSource(parts, self.block_bytes or BLOCK_BYTES)
+            R = snapshot_factor(source)
+            sol = snapshot_dmd(R, ix, iy, rank=self.rank, method=self.method, n_features=d,
+                               n_pairs=n_pairs)
         r = sol.rank
         # one more pass: the POD basis U and the modes
-        if np.dtype(source.dtype).kind != "c":  # real data: U real; one real GEMM
+        if source is None:
+            pass
+        elif np.dtype(source.dtype).kind != "c":  # real data: U real; one real GEMM
             m = sol.mode_coefs
             both = right_products(source, np.hstack([sol.pod_coefs.real, m.real, m.imag]))
             U = both[:, :r].copy()
@@ -228,8 +327,9 @@ class DMD(OnlineMixin, KoopmanEstimator):
         else:
             both = right_products(source, np.hstack([sol.pod_coefs, sol.mode_coefs]))
             U, modes = both[:, :r].copy(), both[:, r:]
-        del both
-        if d <= source.n_rows:  # R = S^T (Q = I): U straight from the SVD, orthonormal
+        if source is not None:
+            del both
+        if source is not None and d <= source.n_rows:  # R = S^T (Q = I): U from the SVD
             U = np.ascontiguousarray(sol.left.astype(U.dtype, copy=False))
         self.reduction_ = POD.from_basis(U, sol.singular_values)
         self.singular_values_ = sol.singular_values
@@ -298,10 +398,20 @@ class DMD(OnlineMixin, KoopmanEstimator):
             "all the data, in memory O(N d)), or refit on all the data."
         )
 
-    def _batch_sums(self, data, weights) -> RSums:
+    def _batch_sums(self, data, weights) -> RSums | SnapshotStream:
+        if self.n_features_in_ > MAX_UNREDUCED_FEATURES:  # a field: every snapshot, factored
+            return SnapshotStream.of(data, weights)
         return RSums.of(pair_rows(data), weights)
 
-    def _solve_sums(self, sums: RSums, uniform: bool, dt: float | None) -> None:
+    def _solve_sums(self, sums: RSums | SnapshotStream, uniform: bool,
+                    dt: float | None) -> None:
+        scale = 1.0 / sums.weights_sum if uniform else 1.0
+        if isinstance(sums, SnapshotStream):
+            self._solve_snapshots([], sums.ix, sums.iy, sums.n_samples, scale,
+                                  1.0 if uniform else sums.weights_sum, dt,
+                                  self.initial_snapshot_, stream=sums)
+            self.__dict__.pop("mode_coefficients_", None)
+            return
         R = sums.R
         d = self.n_features_in_
         k = R.shape[0]

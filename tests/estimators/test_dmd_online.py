@@ -191,3 +191,34 @@ def test_stacking_a_wide_triangular_factor_equals_refactoring_the_stack(k, n, b,
                                rtol=0, atol=1e-13 * n)
     assert np.array_equal(S, np.triu(S)) and S.shape == (min(k + b, n), n)
     assert np.array_equal(R, R_in) and np.array_equal(B, B_in)
+
+
+def test_a_field_beyond_10000_points_streams_its_snapshots_factored(tmp_path):
+    from koop.estimators._dmd import SnapshotStream
+
+    da = field(n=100, nx=120, ny=100)  # 11 980 valid points: the SnapshotStream path
+    full = DMD(rank=6).fit(da)
+    online = DMD(rank=6)
+    for a, b in [(0, 30), (30, 31), (31, 70)]:
+        online.partial_fit(da.isel(time=slice(a, b)))
+    online = io.load(io.save(online, tmp_path / "f.npz"))  # keeps learning after load
+    online.partial_fit(da.isel(time=slice(70, 100)))
+    agree(online, full, 1e-9)
+    stats = online.statistics_
+    assert isinstance(stats, SnapshotStream)
+    # memory O(N d): Q (d x k) with k <= the snapshots given (each continuing batch
+    # repeats the previous batch's last snapshot once), orthonormal to rounding
+    assert stats.Q.shape[0] == full.n_features_in_ and stats.Q.shape[1] <= 100 + 3
+    np.testing.assert_allclose(stats.Q.T @ stats.Q, np.eye(stats.Q.shape[1]), atol=1e-12)
+    # shards merge into one fit of both (separate trajectories); forgetting = weights
+    S = da.values.reshape(100, -1)
+    S = S[:, ~np.isnan(S).any(axis=0)]
+    shards = DMD(rank=6).partial_fit([S[:50]]).merge(DMD(rank=6).partial_fit([S[50:]]))
+    agree(shards, DMD(rank=6).fit([S[:50], S[50:]]), 1e-9)
+    rho = 0.97
+    forget = DMD(rank=6, forgetting_factor=rho).partial_fit(da.isel(time=slice(0, 60)))
+    forget.partial_fit(da.isel(time=slice(60, 100)))
+    w = np.sqrt(rho ** np.arange(98, -1, -1.0))[:, None]
+    ref = DMD(rank=6).fit(S[:-1] * w, S[1:] * w)
+    np.testing.assert_allclose(np.sort_complex(forget.eigenvalues_),
+                               np.sort_complex(ref.eigenvalues_), atol=1e-10)
