@@ -308,7 +308,11 @@ class DMD(OnlineMixin, KoopmanEstimator):
             sol = snapshot_dmd(Rp, np.arange(N), np.arange(N, 2 * N), rank=self.rank,
                                method=self.method, n_features=d, n_pairs=n_pairs)
             U = stream.Q @ sol.left  # U = Q U_R: orthonormal
-            modes = stream.Q @ (Rp @ sol.mode_coefs)
+            M = Rp @ sol.mode_coefs
+            if np.iscomplexobj(stream.Q):
+                modes = stream.Q @ M
+            else:  # real Q: two real products, no complex copy of Q
+                modes = stream.Q @ M.real + 1j * (stream.Q @ M.imag)
             source = None
         else:
             source = SnapshotSource(parts, self.block_bytes or BLOCK_BYTES)
