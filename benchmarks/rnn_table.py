@@ -36,7 +36,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -267,30 +266,11 @@ def floor_row(train, test):
                 notes="test vs train: what a perfect model's statistics reach")
 
 
-def _fmt(v, f):
-    if v is None:
-        return ""
-    if isinstance(v, tuple):
-        return f"{f.format(v[0])} ± {f.format(v[1])}"
-    if isinstance(v, float) and not math.isfinite(v):
-        return "nan"
-    return f.format(v)
-
-
 def markdown(rows) -> str:
-    cols = (("method", "method", "{}"), ("D_stsp", "D_stsp", "{:.2f}"), ("D_H", "D_H", "{:.3f}"),
-            ("PE(20)", "pe20", "{:.2g}"), ("fit (s)", "fit_time", "{:.1f}"),
-            ("parameters", "n_parameters", "{:d}"), ("notes", "notes", "{}"))
-    lines = ["| " + " | ".join(c[0] for c in cols) + " |", "|" + "---|" * len(cols)]
-    for r in rows:
-        cells = []
-        for _, key, f in cols:
-            v = r.get(key)
-            if key == "method" and r.get("source") == "published":
-                v = f"{v} (published)"
-            cells.append(_fmt(v, f))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    """The rows as koop.compare prints them (published rows marked, with their ±)."""
+    from koop.compare import ComparisonResult
+
+    return ComparisonResult(name="table", rows=list(rows)).to_markdown()
 
 
 def main(argv=None) -> int:

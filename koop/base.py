@@ -397,21 +397,15 @@ class KoopmanEstimator(ParamValidation, BaseEstimator):
             return np.stack([np.asarray(self.simulate(x0, n_steps)) for x0 in X0])
         if isinstance(n_steps, bool) or not isinstance(n_steps, int | np.integer) or n_steps < 0:
             raise ValueError(f"n_steps must be a non-negative integer, got {n_steps!r}.")
-        lags = self.n_lags_
+        lags, model = self.n_lags_, self.model_
         if lags:
             if X0.ndim != 3 or X0.shape[1] < lags + 1:
                 raise ValueError(f"X0 must hold windows of {lags + 1} samples "
                                  "(n_starts, n_lags_ + 1, n_features) for this dictionary.")
-            H = np.stack([self.model_.lift(self._psi(w[-(lags + 1):], name="X0"))[-1]
-                          for w in X0])
+            H = np.stack([model.lift(self._psi(w[-(lags + 1):], name="X0"))[-1] for w in X0])
         else:
-            H = self.model_.lift(self._psi(X0.reshape(X0.shape[0], -1), name="X0"))
-        K, Cr = self.reduced_matrix_, self.state_map_
-        out = np.empty((H.shape[0], int(n_steps), Cr.shape[1]), dtype=np.result_type(H, K, Cr))
-        for k in range(int(n_steps)):
-            H = H @ K
-            out[:, k] = H @ Cr
-        return self.model_.real_if_real(out)
+            H = model.lift(self._psi(X0.reshape(X0.shape[0], -1), name="X0"))
+        return model.simulate_batch(H, int(n_steps))
 
     def to_xarray(self):
         """The fitted spectrum as a labelled :class:`xarray.Dataset` (dims ``mode``,

@@ -38,8 +38,13 @@ def _one_line_error(prog: str):
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
-    """Build the argument parser (only the subcommand named in ``argv`` is imported)."""
-    from koop import __version__
+    """Build the argument parser.
+
+    Only the subcommand named in ``argv`` is imported (and configured); ``koop --help``
+    and ``koop --version`` import none, so they answer at once. With ``argv=None`` every
+    subcommand is configured (the full parser, for documentation tools).
+    """
+    from koop._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="koop",
@@ -48,13 +53,12 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser.error = _one_line_error("koop")
     parser.add_argument("--version", action="version", version=f"koop {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    wanted = None
-    if argv:
-        wanted = next((a for a in argv if not a.startswith("-")), None)
+    configure_all = argv is None
+    wanted = None if argv is None else next((a for a in argv if not a.startswith("-")), None)
     for name, (module, help_text) in SUBCOMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.error = _one_line_error(f"koop {name}")
-        if wanted is None or wanted == name:
+        if configure_all or wanted == name:
             mod = importlib.import_module(module)
             mod.configure(p)
             p.set_defaults(handler=mod.run)

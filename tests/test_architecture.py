@@ -46,7 +46,7 @@ def test_all_modules_importable():
 LAYERS = {
     "koop.data": 0, "koop._fields": 0, "koop.exceptions": 0, "koop._version": 0, "koop._params": 0,
     "koop._kernels": 0, "koop._torch": 0, "koop._torch_state": 0, "koop.systems": 0,
-    "koop.dictionaries": 1,
+    "koop.dictionaries": 1, "koop.metrics": 1,  # metrics: scores of arrays (uses data only)
     "koop._backends": 2,
     "koop.gram": 3,
     "koop._spectral": 4,
@@ -56,9 +56,7 @@ LAYERS = {
     "koop._reduction": 4,
     "koop.base": 5, "koop._labelled_model": 5,
     "koop.estimators": 6,
-    # metrics imports only koop.data (models are duck-typed): validation's report uses
-    # its one forecasting protocol
-    "koop.validation": 7, "koop.metrics": 7,
+    "koop.validation": 7,
     "koop.io": 8, "koop.plot": 8, "koop.rnn": 8, "koop.interop": 8,
     "koop.mpc": 8,
     "koop.compare": 9, "koop.bench": 9, "koop._cli": 9, "koop.cli": 9, "koop": 9,
@@ -135,3 +133,55 @@ def test_the_layer_check_sees_relative_and_function_level_imports(tmp_path):
     """))
     found = [t for _, t in _imports(pkg / "_x.py", "koop.dictionaries._x")]
     assert [LAYERS[_unit(t)] for t in found] == [7, 6]
+
+
+# Heavy libraries that `import koop` and `koop --help` must not load: a fast CLI start
+# (issue 17 item 4). A module-set check is deterministic where a timing would not be.
+_HEAVY = ("numpy", "scipy", "sklearn", "numba", "xarray", "pandas", "torch", "dask",
+          "matplotlib")
+
+
+def _loaded_heavy(code: str) -> list[str]:
+    probe = (code + "; import sys; print(' '.join(sorted({m.split('.')[0] for m in "
+             f"sys.modules}} & set({_HEAVY!r}))))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True)
+    return out.stdout.split()
+
+
+def test_import_koop_is_lazy():
+    assert _loaded_heavy("import koop") == []
+
+
+def test_cli_help_and_version_import_no_numerical_library():
+    code = ("import contextlib, io; from koop.cli import main\n"
+            "for argv in (['--help'], ['--version'], []):\n"
+            "    with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+            "        main(argv)")
+    assert _loaded_heavy(code) == []
+
+
+def test_lazy_attributes_resolve_to_the_real_objects():
+    from koop.estimators import EDMD
+    from koop.gram import build_gram
+
+    assert koop.EDMD is EDMD and koop.build_gram is build_gram
+    assert koop.systems is importlib.import_module("koop.systems")
+    assert set(koop.__all__) <= set(dir(koop))
+    try:
+        koop.not_a_name  # noqa: B018
+    except AttributeError as exc:
+        assert "not_a_name" in str(exc)
+    else:  # pragma: no cover
+        raise AssertionError("unknown attribute did not raise")
+
+
+def test_cli_help_still_lists_every_subcommand(capsys):
+    from koop.cli import SUBCOMMANDS, main
+
+    try:
+        main(["--help"])
+    except SystemExit:
+        pass
+    out = capsys.readouterr().out
+    assert all(name in out for name in SUBCOMMANDS)

@@ -199,18 +199,14 @@ def test_cli_missing_extra_is_one_line(monkeypatch, capsys, tmp_path):
                     reason=f"the GTF paper's data are not at {GTF_DATA} (CI has them)")
 def test_analog_edmd_keeps_the_ecg_attractor_of_the_gtf_paper():
     """The moonshot on the paper's own ECG data and protocol: D_stsp <= 4.9 and D_H <= 0.36
-    (the published shPLRNN+GTF row is 4.3 ± 0.6 and 0.34 ± 0.02), fitted in seconds."""
-    import time
-
+    (the published shPLRNN+GTF row is 4.3 ± 0.6 and 0.34 ± 0.02). Its fit time is
+    measured by benchmarks/rnn_table.py, not here (speed is never timed in tests)."""
     from koop import metrics
     from koop.estimators import AnalogEDMD
 
     train = np.load(GTF_DATA / "ECG_pecuzal_5d_train.npy")
     test = np.load(GTF_DATA / "ECG_pecuzal_5d_test.npy")
-    start = time.perf_counter()
     model = AnalogEDMD(n_centers=1000, n_neighbors=8).fit(train)
-    fit = time.perf_counter() - start
     scores = metrics.reconstruction_scores(model, test, pe_stride=200)
     assert scores["D_stsp"] <= 4.9 and scores["D_H"] <= 0.36, scores
     assert scores["PE"] < 1e-2  # measured 4.2e-3 (every state: PE(20) of the paper)
-    assert fit < 60.0

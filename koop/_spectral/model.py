@@ -246,11 +246,16 @@ class KoopmanModel:
 
     def simulate(self, h: np.ndarray, n_steps: int) -> np.ndarray:
         r"""States :math:`x_k = hK_r^kC_r`, :math:`k = 1..n`, from lifted ``h`` (r,)."""
+        return self.simulate_batch(np.asarray(h)[None, :], n_steps)[0]
+
+    def simulate_batch(self, H: np.ndarray, n_steps: int) -> np.ndarray:
+        r"""Runs :math:`x^{(i)}_k = h_i K_r^k C_r` from many lifted starts ``H`` (n, r) at
+        once (one matrix product per step); shape (n, n_steps, n_features)."""
         K, Cr = self.reduced, self.state_map
-        out = np.empty((n_steps, Cr.shape[1]), dtype=np.result_type(h, K, Cr))
+        out = np.empty((H.shape[0], n_steps, Cr.shape[1]), dtype=np.result_type(H, K, Cr))
         for k in range(n_steps):
-            h = h @ K
-            out[k] = h @ Cr
+            H = H @ K
+            out[:, k] = H @ Cr
         return self.real_if_real(out)
 
     # -- validation -----------------------------------------------------------------------

@@ -165,10 +165,7 @@ class KernelRRR(KoopmanEstimator):
         -------
         self
         """
-        self._validate_params()
-        data = self._validate_training_data(X, y, dt, lazy=self.backend == "dask")
-        self.n_features_in_ = data.n_features
-        self._set_feature_names(data)
+        data = self._start_fit(X, y, dt, lazy=self.backend == "dask")
         states = training_states(data)
         states = np.asarray(states, dtype=np.float64)
         n_samples = states.shape[0]
