@@ -22,6 +22,20 @@ from koop.gram import GramMatrices
 __all__ = ["DMD", "SnapshotStream"]
 
 
+def _trimmed(Q: np.ndarray, B: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    r"""New directions ``Q`` (orthonormal) with their rows ``B``, without those the data
+    do not reach: :math:`QB = (QW)(\Sigma V^*)` for the SVD :math:`B = W\Sigma V^*`, keeping
+    :math:`\sigma > \varepsilon\,` ``scale`` (``scale`` :math:`\ge \|S\|_F`). The dropped
+    part is below rounding of the data, and below the numerical-rank cutoff
+    :math:`\max(N, d)\,\varepsilon\sigma_1` of :func:`~koop._spectral.truncation.select_rank`,
+    so DMD is unchanged; ``Q`` then grows with the rank of the data, not their count."""
+    if B.size == 0:
+        return Q, B
+    W, sig, Vh = np.linalg.svd(B, full_matrices=False)
+    keep = sig > np.finfo(float).eps * scale
+    return Q @ W[:, keep], sig[keep, None] * Vh[keep]
+
+
 @dataclass(frozen=True)
 class SnapshotStream:
     r"""The online statistic of DMD on a field: every snapshot seen, factored.
@@ -31,7 +45,9 @@ class SnapshotStream:
     columns ``ix`` (the :math:`x_m`) and ``iy`` (the :math:`y_m`) with weights ``w``.
     New snapshots :math:`B` are added by projecting them on :math:`Q` (classical
     Gram-Schmidt, twice) and factoring the rest: :math:`O(dkb)` work for :math:`b`
-    snapshots, memory :math:`O(d\min(d, n))`, about the data's. DMD is then solved on
+    snapshots. Directions the data do not reach (below rounding of :math:`\|S\|_F`) are
+    dropped, so :math:`k` is the numerical rank of the snapshots, at most :math:`n`:
+    memory :math:`O(dk)`, at most about the data's. DMD is then solved on
     :math:`R` alone (:func:`koop.estimators._snapshots.snapshot_dmd`, :math:`O(n^3)`),
     and the :math:`d`-long vectors are :math:`Q` times small matrices.
     """
@@ -50,7 +66,7 @@ class SnapshotStream:
         parts, ix, iy = snapshot_rows(data)
         S = np.vstack([np.asarray(p) for p in parts])
         S = S.astype(np.result_type(S.dtype, np.float64), copy=False)
-        Q, R = np.linalg.qr(S.T)
+        Q, R = _trimmed(*np.linalg.qr(S.T), np.linalg.norm(S))
         w = np.ones(len(ix)) if weights is None else np.asarray(weights, dtype=np.float64)
         return SnapshotStream(Q, R, ix, iy, w, len(ix), float(w.sum()))
 
@@ -85,9 +101,11 @@ class SnapshotStream:
             Qe -= Q1 @ C3
             Qe, Rq = np.linalg.qr(Qe)
             C, Re = C + C3 @ Re, Rq @ Re
-            Q = np.hstack([Q1, Qe]).astype(dtype, copy=False)
             top = np.hstack([R1, C @ R2])
-            bottom = np.hstack([np.zeros((Re.shape[0], n1), dtype=dtype), Re @ R2])
+            scale = np.sqrt(np.linalg.norm(top) ** 2 + np.linalg.norm(Re @ R2) ** 2)
+            Qe, B = _trimmed(Qe, Re @ R2, scale)
+            Q = np.hstack([Q1, Qe]).astype(dtype, copy=False)
+            bottom = np.hstack([np.zeros((B.shape[0], n1), dtype=dtype), B])
             R = np.vstack([top, bottom])
         else:  # the span is the whole space: refactor [Q1, E] (d x (k1 + k2))
             Q, T = np.linalg.qr(np.hstack([Q1, E]))
@@ -216,6 +234,10 @@ class DMD(OnlineMixin, KoopmanEstimator):
         :math:`1/N`.
     field_ : FieldLayout
         For a labelled field: its grid and mask (modes and predictions come back on it).
+    initial_snapshot_ : ndarray (n_features_in_,)
+        The first training snapshot (the one ``amplitudes_`` fit).
+    statistics_ : RSums or SnapshotStream
+        What :meth:`partial_fit` updates and :meth:`merge` adds (see Notes).
 
     Examples
     --------
@@ -233,6 +255,15 @@ class DMD(OnlineMixin, KoopmanEstimator):
     >>> model = DMD(rank=2).fit(F, dt=0.1)
     >>> np.round(model.frequencies_ * 2 * np.pi, 6).tolist()
     [2.0, -2.0]
+
+    The same field arriving in batches (each continues the trajectory):
+
+    >>> stream = DMD(rank=2)
+    >>> for start in (0, 100):
+    ...     _ = stream.partial_fit(F[start : start + 100], dt=0.1)
+    >>> bool(np.allclose(np.sort_complex(stream.eigenvalues_),
+    ...                  np.sort_complex(model.eigenvalues_), atol=1e-10))
+    True
     """
 
     _accepts_complex = True
