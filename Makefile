@@ -4,9 +4,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.koop-installed
 PEERS := .venv-peers
+PYDMD := .venv-pydmd
 DATAFOLD := .venv-datafold
 
-.PHONY: demo test lint docs bench venv clean
+.PHONY: demo test lint docs bench bench-fields venv clean
 
 venv: $(STAMP)
 
@@ -52,5 +53,16 @@ $(DATAFOLD)/.installed:
 bench: $(STAMP) $(PEERS)/.installed $(DATAFOLD)/.installed
 	$(PY) benchmarks/gram.py
 
+# The current PyDMD release (with BOPDMD) in a venv of its own: pykoopman pins .venv-peers
+# to PyDMD 0.4.1. benchmarks/fields.py runs it as a subprocess.
+$(PYDMD)/.installed:
+	$(PYTHON) -m venv $(PYDMD)
+	$(PYDMD)/bin/python -m pip install --quiet --upgrade pip
+	$(PYDMD)/bin/python -m pip install --quiet 'pydmd>=2025.1' psutil
+	touch $@
+
+bench-fields: $(STAMP) $(PYDMD)/.installed
+	$(PY) benchmarks/fields.py
+
 clean:
-	rm -rf $(VENV) $(PEERS) $(DATAFOLD) koop-report site .pytest_cache
+	rm -rf $(VENV) $(PEERS) $(PYDMD) $(DATAFOLD) koop-report site .pytest_cache

@@ -42,6 +42,10 @@ def spectrum_dataset(model: Any):
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(model, "eigenvalues_")
+    if getattr(model, "field_", None) is not None:  # fitted on a labelled field
+        from koop._fields import field_dataset
+
+        return field_dataset(model)
     lam = np.asarray(model.eigenvalues_, dtype=np.complex128)
     n_modes = lam.shape[0]
     coords = {"mode": np.arange(n_modes), "feature": _feature_names(model)}

@@ -19,7 +19,9 @@ from sklearn.base import BaseEstimator
 from sklearn.metrics import r2_score
 from sklearn.utils.validation import check_is_fitted
 
+from koop._fields import flatten_field, is_field_of, unflatten
 from koop._params import ParamValidation
+from koop._reduction import MAX_UNREDUCED_FEATURES, fit_reduction
 from koop._spectral.model import KoopmanModel
 from koop.data import as_trajectories, check_array
 
@@ -54,22 +56,52 @@ class KoopmanEstimator(ParamValidation, BaseEstimator):
     """
 
     _estimator_type = "regressor"
+    #: complex snapshots accepted (complex Gram matrices / factors end to end)
+    _accepts_complex: bool = False
 
     # -- helpers for subclasses -------------------------------------------------------
     def _validate_training_data(self, X: Any, y: Any, dt: Any, lazy: bool = False):
-        return as_trajectories(X, y, dt=dt, name="X", min_pairs=2, lazy=lazy)
+        return as_trajectories(X, y, dt=dt, name="X", min_pairs=2, lazy=lazy,
+                               allow_complex=self._accepts_complex)
+
+    def _min_samples(self) -> int:
+        """Samples a trajectory needs for this estimator (after ``reduce_split``)."""
+        return 2
 
     def _start_fit(self, X: Any, y: Any, dt: Any, *, lazy: bool = False,
                    pairs: bool = True):
         """What every ``fit`` does first: check the parameters, validate the data, record
-        ``n_features_in_`` and the feature names. ``pairs=False``: the estimator needs
-        trajectories (delay windows) and refuses a ``y``. Returns the Trajectories."""
+        ``n_features_in_``, the feature names and a field's layout (``field_``), and, for
+        an estimator with ``reduce=POD(...)``, fit the reduction (``reduction_``).
+        ``pairs=False``: the estimator needs trajectories (delay windows) and refuses a
+        ``y``. Returns the Trajectories the solve runs on: the data, or their POD
+        coordinates (:meth:`_min_samples` per trajectory left after ``reduce_split``)."""
         self._validate_params()
-        data = self._validate_training_data(X, y if pairs else None, dt, lazy=lazy)
+        reduce = self.get_params(deep=False).get("reduce")
+        data = self._validate_training_data(X, y if pairs else None, dt,
+                                            lazy=lazy or reduce is not None)
         if not pairs:
             self._refuse_pairs(y, data.n_features)
         self.n_features_in_ = data.n_features
         self._set_feature_names(data)
+        if data.layout is not None:
+            self.field_ = data.layout
+        else:
+            self.__dict__.pop("field_", None)
+        if "reduce" not in self.get_params(deep=False):
+            return data
+        if reduce is None:
+            self.__dict__.pop("reduction_", None)
+            if data.n_features > MAX_UNREDUCED_FEATURES:
+                raise ValueError(
+                    f"X has {data.n_features} features: {type(self).__name__} would build "
+                    "matrices with a side of at least that many. Fit on POD coordinates "
+                    f"of the field instead: {type(self).__name__}(..., reduce=POD(rank=20))"
+                    " (koop.dictionaries.POD), or use DMD."
+                )
+            return data
+        self.reduction_, data = fit_reduction(reduce, self.reduce_split, data,
+                                              min_rest=self._min_samples())
         return data
 
     def _refuse_pairs(self, y: Any, n_features: int) -> None:
@@ -81,21 +113,44 @@ class KoopmanEstimator(ParamValidation, BaseEstimator):
                 "and a y; pass X only."
             )
 
-    def _set_reduced_model(self, basis, reduced, state_map, dt, *,
+    def _fit_coordinates(self, X: Any, y: Any = None, name: str = "validation_data") -> Any:
+        """Data (``X`` or a tuple ``(X, y)``) in the coordinates the solve runs on: as
+        given, or reduced by ``reduction_`` (streamed); None stays None."""
+        reduction = self.__dict__.get("reduction_")
+        if X is None or reduction is None:
+            return X
+        if isinstance(X, tuple) and len(X) == 2 and y is None:
+            X, y = X
+        data = as_trajectories(X, y, name=name, min_pairs=1,
+                               allow_complex=self._accepts_complex, lazy=True)
+        return reduction.reduce(data)
 
-                           eig: tuple | None = None, unitary: bool = False) -> None:
+    def _set_reduced_model(self, basis, reduced, state_map, dt, *,
+                           eig: tuple | None = None, unitary: bool = False,
+                           modes: np.ndarray | None = None) -> None:
         """Hand a solve to the base: build the :class:`KoopmanModel` (the spectrum and the
         modes are derived there) and publish its arrays as fitted attributes.
 
         ``eig``: a decomposition of ``reduced`` the solve made itself, with ``unitary``
-        when its eigenvectors are orthonormal (mpEDMD).
+        when its eigenvectors are orthonormal (mpEDMD); ``modes``: modes the solve made
+        itself (exact DMD modes, on the full state), in the order of ``eig``. With a
+        reduction (``reduction_``) ``state_map`` is on the reduced coordinates and the
+        model is lifted to the state (:meth:`KoopmanModel.lifted`).
         """
-        self._publish(KoopmanModel.from_reduced(
+        reduction = self.__dict__.get("reduction_")
+        model = KoopmanModel.from_reduced(
             self.__dict__.get("dictionary_"), basis, reduced, state_map, dt=dt, eig=eig,
-            unitary=unitary))
+            unitary=unitary, modes=modes if reduction is None else None)
+        if reduction is not None:
+            model = model.lifted(reduction, modes)
+        self._publish(model)
 
     def _publish(self, model: KoopmanModel) -> None:
-        """Set the fitted attributes from a model (``model_`` reads them back)."""
+        """Set the fitted attributes from a model (``model_`` reads them back); a model
+        solved on reduced coordinates is lifted to the state first."""
+        reduction = self.__dict__.get("reduction_")
+        if reduction is not None and model.reduction is None:
+            model = model.lifted(reduction)
         self.basis_ = model.basis
         self.reduced_matrix_ = model.reduced
         self.state_map_ = model.state_map
@@ -120,7 +175,7 @@ class KoopmanEstimator(ParamValidation, BaseEstimator):
             d.get("dt_"),
             gram=d.get("gram_"), factor=d.get("factor_"), rcond=getattr(self, "rcond", None),
             rank=rank if isinstance(rank, int) else None, fitted_pencil=d.get("_pencil_"),
-            name=type(self).__name__)
+            name=type(self).__name__, reduction=d.get("reduction_"))
 
     @property
     def dictionary_size_param(self) -> str | None:
@@ -194,11 +249,33 @@ class KoopmanEstimator(ParamValidation, BaseEstimator):
         """
         return self.model_.koopman_matrix()
 
-    def _psi(self, X: Any, name: str = "X") -> np.ndarray:
+    def _states(self, X: Any, name: str = "X", min_samples: int = 1) -> np.ndarray:
+        """Rows of states as the solve saw them: a field flattened (its grid and mask
+        checked against ``field_``), validated, and in POD coordinates when the model has
+        a reduction (``reduction_``)."""
         check_is_fitted(self, "reduced_matrix_")
+        layout = self.__dict__.get("field_")
+        if layout is not None and is_field_of(X, layout):
+            X = flatten_field(X, layout, name)
+        # complex states for a model fitted on complex data (a real model refuses them)
         X = check_array(X, name=name, n_features=self.n_features_in_,
-                        min_samples=self.n_lags_ + 1)
-        return self.dictionary_.transform(X)
+                        min_samples=min_samples, allow_complex=np.iscomplexobj(self.state_map_))
+        reduction = self.__dict__.get("reduction_")
+        return X if reduction is None else reduction.transform(X)
+
+    def _psi(self, X: Any, name: str = "X") -> np.ndarray:
+        return self.dictionary_.transform(self._states(X, name, self.n_lags_ + 1))
+
+    def _field_out(self, values: np.ndarray, X: Any, lags: int = 0) -> Any:
+        """``values`` (rows of states) on the grid when ``X`` was a field: times advanced
+        by one step from the rows they follow (``lags`` rows consumed by a window)."""
+        layout = self.__dict__.get("field_")
+        if layout is None or not is_field_of(X, layout):
+            return values
+        coords = {}
+        if "time" in getattr(X, "coords", {}) and self.dt_ is not None and X["time"].ndim:
+            coords["time"] = np.asarray(X["time"].values)[lags:] + self.dt_
+        return unflatten(values, layout, ("time",), coords, name=getattr(X, "name", None))
 
     # -- public API -------------------------------------------------------------------
     def eigenfunctions(self, X: Any) -> np.ndarray:
@@ -235,10 +312,12 @@ class KoopmanEstimator(ParamValidation, BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (n_samples - n_lags_, n_features_in_)
+        ndarray of shape (n_samples - n_lags_, n_features_in_), or for a model fitted on
+        a field and ``X`` a field on its grid, a DataArray ``(time, *spatial)`` with the
+        times advanced by ``dt``
         """
         self._refuse_inputs(u)
-        return self.model_.predict(self._psi(X))
+        return self._field_out(self.model_.predict(self._psi(X)), X, self.n_lags_)
 
     def simulate(self, x0: Any, n_steps: int, u: Any = None) -> np.ndarray:
         r"""Iterate the linear Koopman model from ``x0``.
@@ -258,7 +337,8 @@ class KoopmanEstimator(ParamValidation, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_steps, n_features_in_)
-            The states after ``x0``.
+            The states after ``x0``; a DataArray ``(time, *spatial)`` when ``x0`` is a
+            snapshot of the field the model was fitted on.
         """
         check_is_fitted(self, "reduced_matrix_")
         self._refuse_inputs(u)
@@ -266,6 +346,11 @@ class KoopmanEstimator(ParamValidation, BaseEstimator):
             raise TypeError(f"n_steps must be a non-negative integer, got {n_steps!r}.")
         if n_steps < 0:
             raise ValueError(f"n_steps must be >= 0, got {n_steps}.")
+        layout = self.__dict__.get("field_")
+        field_in = layout is not None and is_field_of(x0, layout)
+        if field_in:  # a snapshot (or a window) of the field: its last time starts the run
+            t = np.atleast_1d(np.asarray(x0["time"].values)) if "time" in x0.coords else None
+            x0 = flatten_field(x0, layout, "x0")
         x0 = np.asarray(x0) if not isinstance(x0, list) else np.asarray(x0, dtype=float)
         if x0.ndim == 1:
             if self.n_features_in_ == 1 and self.n_lags_ > 0 and x0.shape[0] > 1:
@@ -280,7 +365,13 @@ class KoopmanEstimator(ParamValidation, BaseEstimator):
             )
         x0 = np.asarray(x0)[-(lags + 1):] if x0.ndim == 2 else x0
         model = self.model_
-        return model.simulate(model.lift(self._psi(x0, name="x0"))[-1], int(n_steps))
+        out = model.simulate(model.lift(self._psi(x0, name="x0"))[-1], int(n_steps))
+        if not field_in:
+            return out
+        coords = {}
+        if t is not None and self.dt_ is not None and np.issubdtype(t.dtype, np.number):
+            coords["time"] = t[-1] + self.dt_ * np.arange(1, int(n_steps) + 1)
+        return unflatten(out, layout, ("time",), coords)
 
     def simulate_batch(self, X0: Any, n_steps: int) -> np.ndarray:
         r"""Runs of ``n_steps`` states from many initial states at once.

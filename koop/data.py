@@ -170,13 +170,19 @@ def check_array(
             f"{name} has {d} feature(s), but the model was fitted with {n_features}. "
             "Pass data with the same columns as in fit."
         )
-    if not dask and not np.isfinite(arr).all():
+    if not dask and not _all_finite(arr):
         bad = int(np.count_nonzero(~np.isfinite(arr)))
         raise ValueError(
             f"{name} contains {bad} NaN or infinite value(s); remove or impute them "
             "before fitting (koop never silently drops samples)."
         )
     return arr
+
+
+def _all_finite(arr: np.ndarray, block_bytes: int = 16 * 2**20) -> bool:
+    """``np.isfinite(arr).all()`` in row blocks: no boolean copy of a large field."""
+    step = max(1, block_bytes // max(arr.itemsize * arr.shape[1], 1))
+    return all(np.isfinite(arr[a:a + step]).all() for a in range(0, arr.shape[0], step))
 
 
 @dataclass(frozen=True)
@@ -194,12 +200,15 @@ class Trajectories:
         Sampling interval, when known.
     feature_names : tuple of str or None
         Names of the state variables, when the input carried them (xarray).
+    layout : koop._fields.FieldLayout or None
+        For a labelled field (``(time, y, x)``...), how features map to the grid.
     """
 
     trajectories: tuple
     successors: tuple | None = None
     dt: float | None = None
     feature_names: tuple | None = field(default=None)
+    layout: object = None
 
     @property
     def is_pairs(self) -> bool:
@@ -288,7 +297,8 @@ def _dt_from_time_coord(coord: np.ndarray, name: str) -> float | None:
 
 
 def _from_xarray(obj, name: str, lazy: bool):
-    """Return (list of arrays, dt, feature names) from a DataArray or Dataset."""
+    """Return (list of arrays, dt, feature names, field layout or None) from a DataArray
+    or Dataset."""
     import xarray as xr  # core dependency; imported here to keep data.py light
 
     if isinstance(obj, xr.Dataset):
@@ -313,6 +323,13 @@ def _from_xarray(obj, name: str, lazy: bool):
         ).assign_coords(feature=names)
     if not isinstance(obj, xr.DataArray):
         raise TypeError(f"{name} must be a DataArray or Dataset, got {type(obj).__name__}.")
+    from koop._fields import is_field, split_field
+
+    if is_field(obj):  # (time, y, x, ...): spatial dims flattened, NaN mask dropped
+        arrays, layout = split_field(obj, name, lazy)
+        coord = obj[TIME_DIM].values if TIME_DIM in obj.coords else None
+        return arrays, (None if coord is None else _dt_from_time_coord(coord, name)), None, \
+            layout
     if TIME_DIM not in obj.dims:
         raise ValueError(
             f"{name} has dimensions {obj.dims} but no '{TIME_DIM}' dimension; rename the "
@@ -342,7 +359,7 @@ def _from_xarray(obj, name: str, lazy: bool):
         arrays = [data]
     else:
         arrays = [data[i] for i in range(data.shape[0])]
-    return arrays, dt, feature_names
+    return arrays, dt, feature_names, None
 
 
 def _is_xarray(obj: object) -> bool:
@@ -358,6 +375,7 @@ def as_trajectories(
     min_pairs: int = 1,
     name: str = "X",
     lazy: bool = False,
+    allow_complex: bool = False,
 ) -> Trajectories:
     """Validate time-series input and return it as :class:`Trajectories`.
 
@@ -377,6 +395,8 @@ def as_trajectories(
         Name used in error messages.
     lazy : bool
         Keep dask arrays lazy (for the dask backend).
+    allow_complex : bool
+        Accept complex snapshots (complex128 kept end to end).
 
     Returns
     -------
@@ -390,6 +410,7 @@ def as_trajectories(
     (6, 2, 0.1)
     """
     feature_names = None
+    layout = None
     if dt is not None:
         if isinstance(dt, bool) or not isinstance(dt, numbers.Real):
             raise TypeError(f"dt must be a positive number, got {dt!r}.")
@@ -407,7 +428,7 @@ def as_trajectories(
         _check_count(data, min_pairs, name)
         return data
     if _is_xarray(X):
-        arrays, coord_dt, feature_names = _from_xarray(X, name, lazy)
+        arrays, coord_dt, feature_names, layout = _from_xarray(X, name, lazy)
         if coord_dt is not None:
             if dt is not None and not np.isclose(dt, coord_dt, rtol=1e-6):
                 raise ValueError(
@@ -432,7 +453,8 @@ def as_trajectories(
         arrays = [X]
 
     blocks = [
-        check_array(a, name=f"{name}[{i}]" if len(arrays) > 1 else name, lazy=lazy)
+        check_array(a, name=f"{name}[{i}]" if len(arrays) > 1 else name, lazy=lazy,
+                    allow_complex=allow_complex)
         for i, a in enumerate(arrays)
     ]
     n_features = blocks[0].shape[1]
@@ -454,7 +476,7 @@ def as_trajectories(
             )
         successors = []
         for i, (xb, yb) in enumerate(zip(blocks, y_arrays, strict=True)):
-            yb = check_array(yb, name="y", lazy=lazy)
+            yb = check_array(yb, name="y", lazy=lazy, allow_complex=allow_complex)
             if yb.shape != xb.shape:
                 raise ValueError(
                     f"X and y must have the same shape (row m of y is the successor of row "
@@ -462,7 +484,7 @@ def as_trajectories(
                 )
             successors.append(yb)
         successors = tuple(successors)
-    data = Trajectories(tuple(blocks), successors, dt, feature_names)
+    data = Trajectories(tuple(blocks), successors, dt, feature_names, layout)
     _check_count(data, min_pairs, name)
     return data
 
@@ -665,7 +687,7 @@ def as_controlled_trajectories(
         X, u = _split_input_variables(X, u, name)
     data = as_trajectories(X, y, dt=dt, min_pairs=min_pairs, name=name)
     if _is_xarray(u):
-        arrays, _, input_names = _from_xarray(u, "u", lazy=False)
+        arrays, _, input_names, _ = _from_xarray(u, "u", lazy=False)
     elif isinstance(u, list | tuple) and len(u) and not _is_number_rows(u):
         arrays = list(u)
     else:

@@ -85,10 +85,11 @@ def window_sums(
     ``weights``: one per pair, in order, or ``None`` (weight 1 each).
     """
     lags = psi.n_lags
-    block = np.ascontiguousarray(block, dtype=np.float64)
+    dtype = np.result_type(block.dtype, np.float64)  # complex states stay complex
+    block = np.ascontiguousarray(block, dtype=dtype)
     pieces = [block]
     if head is not None and head.shape[0]:
-        pieces.insert(0, np.concatenate([head, block[: lags + 1]]).astype(np.float64))
+        pieces.insert(0, np.concatenate([head, block[: lags + 1]]).astype(dtype))
     n = sum(max(p.shape[0] - lags - 1, 0) for p in pieces)
     wsum, wmin = _weight_stats(weights, n)
     M, d = psi.n_outputs, block.shape[1]
@@ -97,6 +98,8 @@ def window_sums(
     ev = psi.evaluator(d)
     chunk = chunk_size or default_chunk_size(ev.n_outputs, lags)
     try:
+        if dtype.kind == "c":  # the kernels stream real states
+            raise ComplexPsi
         G, A, L, C = accumulate_trajectories(ev.evaluate, pieces, ev.n_outputs, lags,
                                              weights, chunk)
         upper = True
@@ -121,8 +124,9 @@ def pair_sums(
     chunk_size: int | None,
 ) -> BlockSums:
     """Sums over explicit pairs ``(xb[m], yb[m])`` (psi evaluated on both)."""
-    xb = np.ascontiguousarray(xb, dtype=np.float64)
-    yb = np.ascontiguousarray(yb, dtype=np.float64)
+    dtype = np.result_type(xb.dtype, yb.dtype, np.float64)
+    xb = np.ascontiguousarray(xb, dtype=dtype)
+    yb = np.ascontiguousarray(yb, dtype=dtype)
     n = xb.shape[0]
     wsum, wmin = _weight_stats(weights, n)
     if not wmin >= 0:
@@ -130,6 +134,8 @@ def pair_sums(
     ev = psi.evaluator(xb.shape[1])
     chunk = chunk_size or default_chunk_size(ev.n_outputs)
     try:
+        if dtype.kind == "c":
+            raise ComplexPsi
         G, A, L, C = accumulate_pairs(ev.evaluate, [xb], [yb], ev.n_outputs, weights, chunk)
         upper = True
     except ComplexPsi:

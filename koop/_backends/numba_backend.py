@@ -68,7 +68,8 @@ def fused_polynomial_plan(plan: GramPlan) -> MomentPlan | None:
 
 def numba_sums(plan: GramPlan, *, verbose: bool = False) -> RawSums:
     """Unnormalised ``G, A, L, C`` of ``plan`` with the numba kernels and BLAS."""
-    moments = fused_polynomial_plan(plan)
+    complex_data = np.dtype(plan.data.dtype).kind == "c"  # the kernels stream real states
+    moments = None if complex_data else fused_polynomial_plan(plan)
     bar = None
     if verbose:
         from tqdm.auto import tqdm
@@ -101,6 +102,8 @@ def _streamed_sums(plan: GramPlan, progress) -> RawSums:
         chunk = default_chunk_size(ev.n_outputs, plan.n_lags)
         if plan.weighted:  # two more buffers per thread for the sqrt(w)-scaled rows
             chunk = max(256, chunk // 2)
+    if np.dtype(plan.data.dtype).kind == "c":  # the kernels stream real states
+        return streamed_sums(plan, chunk)
     need_state = ev.state_columns is None
     data = plan.data
     try:

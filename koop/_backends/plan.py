@@ -204,7 +204,9 @@ class GramPlan:
         else:
             w = check_weights(weights, n)
         spec_of = getattr(dictionary, "kernel_spec", None)
-        spec = spec_of() if callable(spec_of) else None
+        # the numba kernels evaluate real states; complex ones go through transform
+        # (complex psi: the complex-safe numpy sums)
+        spec = spec_of() if callable(spec_of) and np.dtype(data.dtype).kind != "c" else None
         return cls(dictionary, data, lags, int(dictionary.n_output_features_), n, w,
                    chunk_size, spec)
 

@@ -212,6 +212,9 @@ def torch_sums(plan: GramPlan, *, verbose: bool = False, device: Any = None) -> 
     that on a GPU) move to the device one at a time; ``device`` defaults to ``"cuda"``
     when torch sees a GPU, else ``"cpu"``. Equal to the numba backend up to rounding.
     """
+    if np.dtype(plan.data.dtype).kind == "c":
+        raise TypeError("the torch backend takes real states; for complex snapshots use "
+                        "backend='numba' (its complex path), 'numpy' or 'dask'.")
     torch = _import_torch()
     dev = resolve_device(device)
     w = plan.weights

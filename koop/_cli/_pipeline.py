@@ -98,7 +98,10 @@ def describe_model(report: Report, model: Any, *, name: str, X_test: np.ndarray 
                           f"{save_prefix}_pseudospectrum",
                           "Contours of the smallest residual tau(z) = eps over the "
                           "dictionary span")
-    if X_test is not None and figures:
+    layout = getattr(model, "field_", None)
+    if layout is not None and figures:
+        _field_mode_figures(report, model, res, save_prefix)
+    elif X_test is not None and figures:
         try:
             fig = plot.eigenfunctions(model, X_test[:4000], n=4, coords=coords,
                                       feature_names=feature_names)
@@ -109,7 +112,8 @@ def describe_model(report: Report, model: Any, *, name: str, X_test: np.ndarray 
         report.figure(plot.modes(model, feature_names=feature_names),
                       f"{save_prefix}_modes", "|Koopman modes| (feature x mode)")
     if X_test is not None and forecast:
-        summary.update(_forecast(report, model, X_test, dt, save_prefix, feature_names))
+        summary.update(_forecast(report, model, X_test, dt, save_prefix, feature_names,
+                                 figure=layout is None))
     try:
         path = io.save(model, report.out / f"{save_prefix}_model.npz")
         report.file(path, "the fitted model (koop.io.load reads it back)")
@@ -125,8 +129,35 @@ def describe_model(report: Report, model: Any, *, name: str, X_test: np.ndarray 
     return summary
 
 
+def _field_mode_figures(report: Report, model: Any, res: np.ndarray | None,
+                        save_prefix: str, n_pairs: int = 3) -> None:
+    """The leading oscillating modes of a field on its grid (real part and phase), each
+    titled with its frequency and, when known, its residual."""
+    from koop import plot
+
+    if len(model.field_.dims) != 2:
+        report.text(f"no mode figure: the field has {len(model.field_.dims)} spatial dims "
+                    "(the figures draw 2-D fields).")
+        return
+    lam = np.asarray(model.eigenvalues_)
+    # the oscillating modes (one per conjugate pair) that carry most of the field:
+    # |b_j| ||xi_j|| with the amplitudes of a DMD, else ||xi_j|| (unit-norm eigenfunctions)
+    weight = np.linalg.norm(model.modes_, axis=0)
+    if getattr(model, "amplitudes_", None) is not None:
+        weight = weight * np.abs(model.amplitudes_)
+    upper = [j for j in np.argsort(-weight, kind="stable") if lam[j].imag > 0]
+    chosen = upper[:n_pairs] or list(range(min(n_pairs, lam.size)))
+    for j in chosen:
+        caption = f"mode {j}: lambda = {lam[j]:.4f}"
+        if getattr(model, "dt_", None):
+            caption += f", frequency {np.angle(lam[j]) / (2 * np.pi * model.dt_):.4g} per unit time"
+        if res is not None:
+            caption += f", residual {res[j]:.2e}"
+        report.figure(plot.field_modes(model, [j]), f"{save_prefix}_mode{j}", caption)
+
+
 def _forecast(report: Report, model: Any, X_test: np.ndarray, dt: float | None,
-              save_prefix: str, feature_names: Any) -> dict:
+              save_prefix: str, feature_names: Any, figure: bool = True) -> dict:
     """Simulate from the first held-out state; report the error and draw it."""
     lags = int(getattr(model, "n_lags_", 0))
     horizon = min(len(X_test) - lags - 1, 300)
@@ -141,7 +172,7 @@ def _forecast(report: Report, model: Any, X_test: np.ndarray, dt: float | None,
     k = min(horizon, 10)
     report.text(f"forecast from the first held-out state: RMSE / std {err[:k].mean() / scale:.3g}"
                 f" over the first {k} steps, {err.mean() / scale:.3g} over {horizon} steps.")
-    if report.figures:
+    if report.figures and figure:
         from koop import plot
 
         report.figure(plot.forecast(truth, pred, dt=dt, feature_names=feature_names),

@@ -3,7 +3,9 @@
 Reads ``.nc`` (netCDF, a ``time`` dimension), ``.csv`` (a header row; a ``time`` or ``t``
 column is the time axis), ``.npy`` (an array ``(n_samples, n_features)``) and ``.npz``
 (the array under ``X``/``x``/``data``, or the only array; optional ``t``/``time`` and
-``dt`` entries).
+``dt`` entries). A netCDF variable with spatial dims after ``time`` (``(time, y, x)``,
+``(time, lat, lon)``) is a *field*: it is fitted on its POD coordinates (DMD by default)
+and the report draws the modes on the grid.
 """
 
 from __future__ import annotations
@@ -43,11 +45,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="data file: .nc, .csv, .npy or .npz")
     parser.add_argument("--dt", type=float, default=None,
                         help="sampling interval (default: from the file's time axis)")
-    parser.add_argument("--estimator", choices=ESTIMATORS, default="edmd",
-                        help="model to fit (default: %(default)s)")
+    parser.add_argument("--estimator", choices=ESTIMATORS, default=None,
+                        help="model to fit (default: edmd; dmd for a field)")
     parser.add_argument("--dictionary", default=None, metavar="SPEC", help=DICTIONARY_HELP)
     parser.add_argument("--rank", type=int, default=None,
-                        help="truncation rank (default: none for edmd; 10 for hankel/havok)")
+                        help="truncation rank (default: none for edmd; 10 for hankel/havok; "
+                             "'optimal' for dmd on a field)")
+    parser.add_argument("--pod-rank", type=int, default=20,
+                        help="a field: POD coordinates the other estimators run on "
+                             "(default: %(default)s)")
     parser.add_argument("--variables", default=None,
                         help="comma-separated columns / netCDF variables to use (default: all)")
     parser.add_argument("--test-fraction", type=float, default=0.2,
@@ -61,11 +67,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 # -- reading files --------------------------------------------------------------------
 def load_data(path_str: str, dt: float | None, variables: str | None):
-    """Return (trajectory array (n, d), dt or None, feature names) (koop.io.read_series)."""
+    """Return (trajectory array (n, d), dt or None, feature names) (koop.io.read_series);
+    a labelled field comes back as its DataArray, with names None."""
     from koop.io import read_series
 
     try:
-        return read_series(path_str, dt=dt, variables=variables, min_pairs=10)
+        return read_series(path_str, dt=dt, variables=variables, min_pairs=10, field=True)
     except (ValueError, TypeError, OSError) as exc:
         raise CLIError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
 
@@ -109,9 +116,18 @@ def parse_dictionary(spec: str | None, estimator: str):
 _KERNEL_CENTERS = 300
 
 
-def build_estimator(name: str, dictionary: Any, rank: int | None) -> Any:
+def build_estimator(name: str, dictionary: Any, rank: int | None, *,
+                    pod_rank: int | None = None) -> Any:
+    """The estimator of ``--estimator``; with ``pod_rank`` (a field) the EDMD family runs
+    on that many POD coordinates, and the residual estimators use the two-split scheme
+    (first half of the snapshots for the POD basis, second half for the residuals)."""
     import koop.estimators as est
+    from koop.dictionaries import POD
 
+    if pod_rank is not None and name != "dmd":
+        model = build_estimator(name, dictionary, rank)
+        split = 0.5 if name in ("resdmd", "mpedmd", "kernel") else None
+        return model.set_params(reduce=POD(rank=pod_rank), reduce_split=split)
     if name == "dmd":
         return est.DMD(rank=rank)
     if name == "edmd":
@@ -126,7 +142,7 @@ def build_estimator(name: str, dictionary: Any, rank: int | None) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from koop._cli._pipeline import describe_model, step, validation_report
+    from koop._cli._pipeline import describe_model, validation_report
     from koop._cli._report import Report
 
     verbose = not args.quiet
@@ -136,11 +152,16 @@ def run(args: argparse.Namespace) -> int:
         raise CLIError("--dt must be a positive number.")
     if not 0 <= args.test_fraction < 0.9:
         raise CLIError("--test-fraction must be in [0, 0.9).")
+    if args.pod_rank < 1:
+        raise CLIError("--pod-rank must be >= 1.")
+    X, dt, names = load_data(args.file, args.dt, args.variables)
+    if names is None:  # a labelled field
+        return _run_field(args, X, dt)
+    args.estimator = args.estimator or "edmd"
     if args.estimator in ("dmd", "kernel") and args.dictionary is not None:
         raise CLIError(f"--estimator {args.estimator} builds its own observables; drop "
                        "--dictionary (or use --estimator edmd).")
     dictionary = parse_dictionary(args.dictionary, args.estimator)
-    X, dt, names = load_data(args.file, args.dt, args.variables)
     n_test = int(len(X) * args.test_fraction)
     X_train, X_test = (X[:-n_test], X[-n_test:]) if n_test > 10 else (X, None)
     model = build_estimator(args.estimator, dictionary, args.rank)
@@ -153,18 +174,7 @@ def run(args: argparse.Namespace) -> int:
     report.text(f"{len(X)} samples of {X.shape[1]} variable(s) ({', '.join(names)}), "
                 f"dt = {dt if dt is not None else 'unknown (pass --dt)'}; "
                 f"{len(X_train)} for fitting, {0 if X_test is None else len(X_test)} held out.")
-    with step(f"fit {type(model).__name__}", verbose), warnings.catch_warnings(record=True) as w:
-        warnings.simplefilter("always")
-        try:
-            model.fit(X_train, dt=dt)
-        except MemoryError:
-            raise CLIError("not enough memory for this model; use a smaller --dictionary or "
-                           "--rank, or fewer samples.") from None
-        except (ValueError, TypeError, ArithmeticError, RuntimeError) as exc:
-            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise CLIError(f"fitting failed: {text}") from None
-    for message in dict.fromkeys(str(item.message) for item in w):
-        report.text(f"note: {message}")
+    _fit(model, X_train, dt, report, verbose)
     report.summary["model"] = describe_model(
         report, model, name=type(model).__name__, X_test=X_test, dt=dt, save_prefix=prefix,
         verbose=verbose, feature_names=names)
@@ -175,5 +185,75 @@ def run(args: argparse.Namespace) -> int:
                       "HAVOK forcing v_r; shaded where active")
     if X_test is not None and hasattr(model, "gram_"):
         validation_report(report, model, X_test, prefix, verbose)
+    report.write()
+    return 0
+
+
+def _fit(model: Any, X: Any, dt: float | None, report: Any, verbose: bool) -> None:
+    """Fit with the CLI's error handling; warnings become report notes."""
+    from koop._cli._pipeline import step
+
+    with step(f"fit {type(model).__name__}", verbose), warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        try:
+            model.fit(X, dt=dt)
+        except MemoryError:
+            raise CLIError("not enough memory for this model; use a smaller --dictionary or "
+                           "--rank, or fewer samples.") from None
+        except (ValueError, TypeError, ArithmeticError, RuntimeError) as exc:
+            text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise CLIError(f"fitting failed: {text}") from None
+    for message in dict.fromkeys(str(item.message) for item in w):
+        report.text(f"note: {message}")
+
+
+def _run_field(args: argparse.Namespace, da: Any, dt: float | None) -> int:
+    """``koop analyze`` on a labelled field: POD coordinates, modes on the grid."""
+    from koop._cli._pipeline import describe_model, validation_report
+    from koop._cli._report import Report
+
+    verbose = not args.quiet
+    name = args.estimator or "dmd"
+    if name in ("hankel", "havok") and args.dictionary is None:
+        args.dictionary = "delay:4"  # a few delays of the POD coordinates
+    if name == "dmd" and args.dictionary is not None:
+        raise CLIError("--estimator dmd builds its own observables; drop --dictionary.")
+    dictionary = None if name in ("dmd", "kernel") else parse_dictionary(
+        args.dictionary or "identity", name)
+    n = da.sizes["time"]
+    n_test = int(n * args.test_fraction)
+    train, test = (da.isel(time=slice(0, n - n_test)), da.isel(time=slice(n - n_test, None))) \
+        if n_test > 10 else (da, None)
+    rank = args.rank if args.rank is not None else ("optimal" if name == "dmd" else None)
+    model = build_estimator(name, dictionary, rank, pod_rank=args.pod_rank)
+    if name == "kernel":
+        model.set_params(n_components=min(_KERNEL_CENTERS, train.sizes["time"] // 2 - 1))
+    spatial = [d for d in da.dims if d != "time"]
+    shape = " x ".join(f"{da.sizes[d]} {d}" for d in spatial)
+    report = Report(args.out, f"koop analyze {Path(args.file).name}", verbose=verbose,
+                    figures=not args.no_figures)
+    report.section(f"{type(model).__name__} on the field {da.name or ''} of "
+                   f"{Path(args.file).name}")
+    reduced = "" if name == "dmd" else (f" on {args.pod_rank} POD coordinates"
+                                         + (" (two-split: first half of the snapshots for "
+                                            "the POD basis, second half for the operator "
+                                            "and its residuals)"
+                                            if model.get_params().get("reduce_split") else ""))
+    report.text(f"{n} snapshots of a field on a {shape} grid, dt = "
+                f"{dt if dt is not None else 'unknown (pass --dt)'}; "
+                f"{train.sizes['time']} for fitting{reduced}, "
+                f"{0 if test is None else test.sizes['time']} held out.")
+    _fit(model, train, dt, report, verbose)
+    masked = int((~model.field_.valid).sum())
+    if masked:
+        report.text(f"{masked} masked grid points (NaN at every time) dropped and restored.")
+    from koop._fields import flatten_field
+
+    X_test = None if test is None else flatten_field(test, model.field_, "the test part")
+    report.summary["model"] = describe_model(
+        report, model, name=type(model).__name__, X_test=X_test, dt=dt, save_prefix=name,
+        verbose=verbose)
+    if X_test is not None and model.model_.residual_source is not None:
+        validation_report(report, model, X_test, name, verbose)
     report.write()
     return 0

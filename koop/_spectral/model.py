@@ -85,6 +85,12 @@ class KoopmanModel:
         The pencil the solve itself used (ResDMD), returned by :meth:`pencil`.
     name : str
         The estimator's class name (for messages).
+    reduction : fitted POD or None
+        A linear reduction :math:`z = U^*x` applied to the state before the dictionary
+        (a field's POD coordinates, see :meth:`lifted`): the dictionary, ``basis``,
+        ``gram``, ``factor`` and the pencil live on :math:`z`; ``state_map`` and ``modes``
+        on the full state :math:`x`. Residuals on new data reduce it first
+        (:meth:`data_on`), so no :math:`d`-column factor is ever formed.
 
     Examples
     --------
@@ -115,12 +121,14 @@ class KoopmanModel:
     rank: int | None = None
     fitted_pencil: Pencil | None = None
     name: str = "model"
+    reduction: Any = None
 
     @classmethod
     def from_reduced(cls, dictionary: Any, basis: np.ndarray, reduced: np.ndarray,
                      state_map: np.ndarray, *, dt: float | None = None,
                      eig: tuple[np.ndarray, np.ndarray] | None = None,
-                     unitary: bool = False, **source: Any) -> KoopmanModel:
+                     unitary: bool = False, modes: np.ndarray | None = None,
+                     **source: Any) -> KoopmanModel:
         r"""The model of a solve: the spectrum and the modes are derived here, once.
 
         Parameters
@@ -132,12 +140,17 @@ class KoopmanModel:
             one); default :func:`spectral_decomposition`.
         unitary : bool
             The eigenvectors are orthonormal: the modes are :math:`W^*C_r`.
+        modes : ndarray (d, r), optional
+            Modes the solve computed itself (exact DMD modes, which differ from the
+            projected :math:`W^{-1}C_r`); their columns follow ``eig``.
         **source
             ``gram``, ``factor``, ``rcond``, ``rank``, ``fitted_pencil``, ``name``.
         """
         basis, reduced, state_map = (np.asarray(a) for a in (basis, reduced, state_map))
         lam, V = spectral_decomposition(reduced) if eig is None else eig
-        if unitary:
+        if modes is not None:
+            modes = np.asarray(modes).T
+        elif unitary:
             modes = V.conj().T @ state_map
         else:
             try:
@@ -147,6 +160,29 @@ class KoopmanModel:
         modes = np.ascontiguousarray(modes.T.astype(np.complex128))
         return cls(dictionary, basis, reduced, state_map, lam, V, modes, basis @ V, dt,
                    **source)
+
+    def lifted(self, reduction: Any, modes: np.ndarray | None = None) -> KoopmanModel:
+        r"""The model of a solve on reduced coordinates :math:`z = U^*x`, mapped back to
+        the full state: :math:`C_r \mapsto C_rU^\top` (rows: :math:`x \approx zU^\top`)
+        and :math:`\xi_j \mapsto U\xi_j`, or the given full-state ``modes`` (exact DMD
+        modes, which need not lie in the span of :math:`U`).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from koop.dictionaries import POD
+        >>> U = np.linalg.qr(np.random.default_rng(0).normal(size=(50, 2)))[0]
+        >>> pod = POD.from_basis(U, np.ones(2))
+        >>> m = KoopmanModel.from_reduced(None, np.eye(2), np.diag([0.9, 0.5]), np.eye(2))
+        >>> big = m.lifted(pod)
+        >>> big.state_map.shape, bool(np.allclose(big.modes, U @ m.modes))
+        ((2, 50), True)
+        """
+        U = np.asarray(reduction.components_)
+        state_map = self.state_map @ U.T
+        modes = U @ self.modes if modes is None else np.asarray(modes, dtype=np.complex128)
+        return replace(self, state_map=state_map, modes=np.ascontiguousarray(modes),
+                       reduction=reduction)
 
     # -- the spectrum ---------------------------------------------------------------------
     @property
@@ -238,11 +274,21 @@ class KoopmanModel:
             raise TypeError(f"{self.name} keeps neither factor_ nor gram_; cannot compute "
                             "residuals.")
 
+    def data_on(self, X: Any, y: Any = None):
+        """Validated data ``X`` [, ``y``] in the coordinates the dictionary acts on: the
+        state itself, or its reduced coordinates :math:`z = U^*x` (a field's POD
+        coordinates, streamed for arrays on disk)."""
+        reduced = self.reduction is not None
+        data = as_trajectories(X, y, name="X", min_pairs=1, allow_complex=True, lazy=reduced)
+        return self.reduction.reduce(data) if reduced else data
+
     def factor_on(self, X: Any, y: Any = None, weights: Any = None,
                   verbose: bool = False) -> QRFactor:
-        """The QR factor of the model's dictionary on (independent) data ``X`` [, ``y``]."""
-        data = as_trajectories(X, y, name="X", min_pairs=1)
-        return build_factor(self.dictionary, data, weights=weights, verbose=verbose)
+        r"""The QR factor of the model's dictionary on (independent) data ``X`` [, ``y``]
+        (:math:`\sqrt W[\Psi_X, \Psi_Y, Z]` with :math:`Z` the reduced coordinates for
+        a reduced model, never the :math:`d` columns of a field)."""
+        return build_factor(self.dictionary, self.data_on(X, y), weights=weights,
+                            verbose=verbose)
 
     def pencil(self, X: Any = None, y: Any = None, weights: Any = None) -> Pencil:
         r"""The ResDMD pencil (an orthonormal basis, :math:`K`, :math:`L_h`, :math:`R_c`).

@@ -9,6 +9,7 @@ from koop.dictionaries._combine import Concat, Custom, Identity
 from koop.dictionaries._delay import TimeDelay, delay_windows
 from koop.dictionaries._fourier import RandomFourier
 from koop.dictionaries._inputs import InputPassThrough
+from koop.dictionaries._pod import POD
 from koop.dictionaries._polynomial import Polynomial
 from koop.dictionaries._rbf import RBF, data_scale
 
@@ -21,8 +22,8 @@ __all__ = [
     "TimeDelay",
     "Custom",
     "Concat",
+    "POD",
     "InputPassThrough",
-
     "data_scale",
     "delay_windows",
 ]

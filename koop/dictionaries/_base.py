@@ -37,11 +37,19 @@ class Dictionary(ParamValidation, TransformerMixin, BaseEstimator):
 
     #: the constructor parameter that sets the dictionary size (None: no such parameter)
     size_param: ClassVar[str | None] = None
+    #: complex states accepted (linear dictionaries and user callables)
+    _accepts_complex: ClassVar[bool] = False
 
     @property
     def n_lags(self) -> int:
         """Number of past samples each row of ``transform`` needs (0: pointwise)."""
         return 0
+
+    @property
+    def accepts_complex(self) -> bool:
+        """Whether complex states are accepted (Identity, TimeDelay, POD, Custom and
+        concatenations of them); the others refuse them with a TypeError."""
+        return bool(self._accepts_complex)
 
     # -- scikit-learn API -------------------------------------------------------------
     def fit(self, X: Any, y: Any = None) -> Dictionary:
@@ -57,9 +65,9 @@ class Dictionary(ParamValidation, TransformerMixin, BaseEstimator):
         self
         """
         self._validate_params()
-        X = check_array(X, name="X", min_samples=1)
+        X = self._check_states(X, min_samples=1)
         self.n_features_in_ = X.shape[1]
-        self._fit(np.asarray(X, dtype=np.float64))
+        self._fit(np.asarray(X, dtype=_work_dtype(X)))
         self.n_output_features_ = int(self._n_output())
         return self
 
@@ -75,8 +83,8 @@ class Dictionary(ParamValidation, TransformerMixin, BaseEstimator):
         ndarray of shape (n_samples - n_lags, n_output_features_)
         """
         check_is_fitted(self, "n_output_features_")
-        X = check_array(X, name="X", n_features=self.n_features_in_, min_samples=self.n_lags + 1)
-        out = self._transform(np.asarray(X, dtype=np.float64))
+        X = self._check_states(X, n_features=self.n_features_in_, min_samples=self.n_lags + 1)
+        out = self._transform(np.asarray(X, dtype=_work_dtype(X)))
         if not np.isfinite(out).all():  # finite input, so the values overflowed
             raise ValueError(
                 f"{type(self).__name__} gives inf or NaN on finite data (values beyond "
@@ -134,6 +142,15 @@ class Dictionary(ParamValidation, TransformerMixin, BaseEstimator):
         check_is_fitted(self, "n_output_features_")
         return self._kernel_spec()
 
+    def _check_states(self, X: Any, **kwargs: Any) -> np.ndarray:
+        if not self._accepts_complex and np.iscomplexobj(X):
+            raise TypeError(
+                f"{type(self).__name__} takes real states and X is complex. Identity, "
+                "TimeDelay, POD and Custom dictionaries take complex snapshots; or split "
+                "real and imaginary parts into separate features."
+            )
+        return check_array(X, name="X", allow_complex=self._accepts_complex, **kwargs)
+
     # -- hooks for subclasses ---------------------------------------------------------
     def _fit(self, X: np.ndarray) -> None:
         """Learn data-dependent parameters (default: nothing)."""
@@ -155,3 +172,8 @@ class Dictionary(ParamValidation, TransformerMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.requires_fit = True
         return tags
+
+
+def _work_dtype(X: np.ndarray) -> type:
+    """complex128 for complex states, else float64."""
+    return np.complex128 if np.iscomplexobj(X) else np.float64

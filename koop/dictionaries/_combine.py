@@ -24,8 +24,10 @@ class Identity(Dictionary):
     array([[1., 2.]])
     """
 
+    _accepts_complex = True
+
     def _transform(self, X: np.ndarray) -> np.ndarray:
-        return np.array(X, dtype=np.float64, order="C", copy=True)
+        return np.array(X, order="C", copy=True)
 
     def _n_output(self) -> int:
         return self.n_features_in_
@@ -75,6 +77,7 @@ class Custom(Dictionary):
 
     # n_lags is a parameter here, so shadow the base-class property with the attribute
     n_lags = 0  # type: ignore[assignment]
+    _accepts_complex = True  # the callable decides
 
     def _fit(self, X: np.ndarray) -> None:
         probe = X[: max(self.n_lags + 2, 2)] if X.shape[0] > self.n_lags + 1 else X
@@ -153,6 +156,10 @@ class Concat(Dictionary):
     def n_lags(self) -> int:  # type: ignore[override]
         parts = getattr(self, "dictionaries_", None) or self.dictionaries
         return max((d.n_lags for d in parts), default=0)
+
+    @property
+    def _accepts_complex(self) -> bool:  # type: ignore[override]
+        return all(d.accepts_complex for d in self.dictionaries)
 
     def _fit(self, X: np.ndarray) -> None:
         self.dictionaries_ = [clone(d).fit(X) for d in self.dictionaries]

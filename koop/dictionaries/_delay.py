@@ -38,6 +38,7 @@ class TimeDelay(Dictionary):
 
     _parameter_constraints: ClassVar[dict] = {"n_delays": NON_NEGATIVE_INT, "stride": POSITIVE_INT}
     size_param = "n_delays"
+    _accepts_complex = True
 
     def __init__(self, n_delays: int = 1, stride: int = 1) -> None:
         self.n_delays = n_delays
@@ -49,7 +50,8 @@ class TimeDelay(Dictionary):
 
     def _transform(self, X: np.ndarray) -> np.ndarray:
         windows = delay_windows(X, self.n_delays, self.stride)
-        return np.ascontiguousarray(windows.reshape(windows.shape[0], -1), dtype=np.float64)
+        return np.ascontiguousarray(windows.reshape(windows.shape[0], -1),
+                                    dtype=np.result_type(X.dtype, np.float64))
 
     def _n_output(self) -> int:
         return self.n_features_in_ * (self.n_delays + 1)

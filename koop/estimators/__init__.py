@@ -5,6 +5,7 @@ All share the scikit-learn contract of :class:`koop.base.KoopmanEstimator`.
 """
 
 from koop.estimators._analog import AnalogEDMD
+from koop.estimators._bopdmd import BOPDMD
 from koop.estimators._dmd import DMD
 from koop.estimators._dmdc import DMDc
 from koop.estimators._edmd import EDMD
@@ -18,4 +19,4 @@ from koop.estimators._resdmd import ResDMD
 from koop.estimators._rrr import RRR
 
 __all__ = ["DMD", "EDMD", "ResDMD", "MPEDMD", "KernelEDMD", "HankelDMD", "HAVOK",
-           "RRR", "KernelRRR", "DMDc", "EDMDc", "AnalogEDMD"]
+           "RRR", "KernelRRR", "DMDc", "EDMDc", "AnalogEDMD", "BOPDMD"]

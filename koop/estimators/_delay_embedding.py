@@ -72,7 +72,8 @@ def hankel_blocks(
         step = block_rows or _block_rows(m)
         for s in range(0, n_rows, step):
             e = min(s + step, n_rows)
-            block = np.ascontiguousarray(view[s : e + overlap], dtype=np.float64)
+            block = np.ascontiguousarray(view[s : e + overlap],
+                                         dtype=np.result_type(view.dtype, np.float64))
             yield k, s, block.reshape(block.shape[0], m)
 
 
@@ -96,8 +97,8 @@ def hankel_svd(
     s : ndarray (m,)
         Singular values, descending (:math:`m = \min(\text{rows}, (q+1)d)`).
     U : ndarray ((q+1)d, m)
-        Right singular vectors (delay modes), columns signed so that their entry of
-        largest modulus is positive.
+        Right singular vectors (delay modes), columns signed (or, for complex data,
+        rotated) so that their entry of largest modulus is real and positive.
     """
     R = None
     for _, _, block in hankel_blocks(trajectories, n_delays, stop=stop,
@@ -110,9 +111,9 @@ def hankel_svd(
             "samples. Use fewer delays or longer trajectories."
         )
     _, s, Ut = scipy.linalg.svd(R, full_matrices=False, lapack_driver="gesdd")
-    U = Ut.T
+    U = Ut.conj().T
     pivot = np.argmax(np.abs(U), axis=0)
-    U = U * np.sign(U[pivot, np.arange(U.shape[1])])
+    U = U * np.sign(U[pivot, np.arange(U.shape[1])]).conj()  # z/|z| for complex data
     return s, U
 
 
@@ -150,7 +151,8 @@ def hankel_pair_factor(
         traj = trajectories[k]
         rows, m = block.shape
         offset = 0 if R is None else R.shape[0]
-        B = np.empty((offset + rows, m + traj.shape[1]), order="F")
+        B = np.empty((offset + rows, m + traj.shape[1]), order="F",
+                     dtype=np.result_type(block.dtype, 0.0 if R is None else R.dtype))
         if R is not None:
             B[:offset] = R
         B[offset:, :m] = block

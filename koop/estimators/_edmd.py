@@ -15,8 +15,9 @@ from koop._params import (
     StrOptions,
     instance_of,
 )
+from koop._reduction import REDUCTION_CONSTRAINTS
 from koop.base import KoopmanEstimator
-from koop.dictionaries import Dictionary, Identity
+from koop.dictionaries import POD, Dictionary, Identity
 from koop.estimators._online import FORGETTING_FACTOR, OnlineMixin
 from koop.estimators._solvers import ReducedModel, edmd_solve
 from koop.gram import BACKENDS, GramMatrices, build_gram
@@ -58,6 +59,16 @@ class EDMD(OnlineMixin, KoopmanEstimator):
         Samples per chunk for the streamed Gram build.
     rcond : float, optional
         Relative eigenvalue cut-off for :math:`G` (default :math:`M\varepsilon`).
+    reduce : POD, optional
+        Fit on the POD coordinates :math:`z = U^*x` of the state (a field: :math:`d \gg`
+        the number of snapshots): the basis is fitted first by a streamed tall-skinny
+        QR, the estimator runs on :math:`z`, and ``modes_`` (and predictions) come back
+        on the full state, on the grid for a labelled field (:mod:`koop._reduction`).
+        Required beyond 10 000 features.
+    reduce_split : float in (0, 1), optional
+        Two-split scheme (Colbrook & Townsend): the first fraction of every trajectory
+        fits the POD basis, the rest the operator (and its residuals). Default: all data
+        for both.
     forgetting_factor : float in (0, 1], optional
         Exponential forgetting for :meth:`partial_fit` (online learning: see
         :mod:`koop.estimators._online`); ``fit`` weighs its data as usual.
@@ -74,6 +85,8 @@ class EDMD(OnlineMixin, KoopmanEstimator):
         :math:`QK_rQ^+` (:math:`G^{+}A` when nothing is truncated), see
         :meth:`koop.base.KoopmanModel.koopman_matrix`.
     n_features_in_ : int
+    reduction_ : POD
+        The fitted reduction, when ``reduce`` is given.
 
     References
     ----------
@@ -91,6 +104,7 @@ class EDMD(OnlineMixin, KoopmanEstimator):
     [1.0, 0.9, 0.81]
     """
 
+    _accepts_complex = True
     _parameter_constraints: ClassVar[dict] = {
         "dictionary": DICTIONARY,
         "rank": RANK,
@@ -98,6 +112,7 @@ class EDMD(OnlineMixin, KoopmanEstimator):
         "backend": BACKEND,
         "chunk_size": CHUNK_SIZE,
         "rcond": RCOND,
+        **REDUCTION_CONSTRAINTS,
         "forgetting_factor": FORGETTING_FACTOR,
     }
     # online learning (partial_fit, merge: koop.estimators._online.OnlineMixin)
@@ -111,6 +126,8 @@ class EDMD(OnlineMixin, KoopmanEstimator):
         backend: str = "numba",
         chunk_size: int | None = None,
         rcond: float | None = None,
+        reduce: POD | None = None,
+        reduce_split: float | None = None,
         forgetting_factor: float | None = None,
     ) -> None:
         self.dictionary = dictionary
@@ -119,6 +136,8 @@ class EDMD(OnlineMixin, KoopmanEstimator):
         self.backend = backend
         self.chunk_size = chunk_size
         self.rcond = rcond
+        self.reduce = reduce
+        self.reduce_split = reduce_split
         self.forgetting_factor = forgetting_factor
 
     def fit(self, X: Any, y: Any = None, *, dt: float | None = None,

@@ -9,9 +9,10 @@ import numpy as np
 import scipy.linalg
 
 from koop._params import POSITIVE_INT, RANK
+from koop._reduction import REDUCTION_CONSTRAINTS
 from koop._spectral.truncation import select_rank
 from koop.base import KoopmanEstimator
-from koop.dictionaries import TimeDelay
+from koop.dictionaries import POD, TimeDelay
 from koop.estimators._delay_embedding import hankel_pair_factor
 from koop.estimators._edmd import BACKEND
 from koop.estimators._online import FORGETTING_FACTOR, OnlineMixin
@@ -86,6 +87,11 @@ class HankelDMD(OnlineMixin, KoopmanEstimator):
     forgetting_factor : float in (0, 1], optional
         Exponential forgetting for :meth:`partial_fit` (see
         :mod:`koop.estimators._online`).
+    reduce : POD, optional
+        Delay-embed the POD coordinates :math:`z = U^*x` of a field instead of the state
+        (see :class:`~koop.estimators.EDMD`); modes come back on the full state.
+    reduce_split : float in (0, 1), optional
+        The first fraction of every trajectory fits the POD basis, the rest the model.
 
     Attributes
     ----------
@@ -120,9 +126,10 @@ class HankelDMD(OnlineMixin, KoopmanEstimator):
     [-1.414214, -1.0, 1.0, 1.414214]
     """
 
+    _accepts_complex = True
     _parameter_constraints: ClassVar[dict] = {
         "n_delays": POSITIVE_INT, "rank": RANK, "backend": BACKEND, "compute_gram": ["boolean"],
-        "forgetting_factor": FORGETTING_FACTOR}
+        "forgetting_factor": FORGETTING_FACTOR, **REDUCTION_CONSTRAINTS}
     # online learning: the window factor (koop.estimators._online)
     _stream_kind = "qr"
     _stats_attribute = "window_factor_"
@@ -130,12 +137,18 @@ class HankelDMD(OnlineMixin, KoopmanEstimator):
 
     def __init__(self, n_delays: int = 10, rank: int | float | str | None = None,
                  backend: str = "numba", compute_gram: bool = True,
+                 reduce: POD | None = None, reduce_split: float | None = None,
                  forgetting_factor: float | None = None) -> None:
         self.n_delays = n_delays
         self.rank = rank
         self.backend = backend
         self.compute_gram = compute_gram
+        self.reduce = reduce
+        self.reduce_split = reduce_split
         self.forgetting_factor = forgetting_factor
+
+    def _min_samples(self) -> int:
+        return int(self.n_delays) + 2
 
     def fit(self, X: Any, y: Any = None, *, dt: float | None = None) -> HankelDMD:
         """Fit DMD on the delay windows of one or several trajectories.
@@ -172,11 +185,12 @@ class HankelDMD(OnlineMixin, KoopmanEstimator):
     # -- the hooks of fit, partial_fit and merge (koop.estimators._online) --------------
     def _fit_dictionary(self, data) -> TimeDelay:
         q = int(self.n_delays)
-        return TimeDelay(n_delays=q).fit(np.asarray(data.trajectories[0][: q + 1],
-                                                    dtype=np.float64))
+        x = np.asarray(data.trajectories[0][: q + 1])
+        return TimeDelay(n_delays=q).fit(x.astype(np.result_type(x.dtype, np.float64)))
 
     def _batch_sums(self, data, weights) -> RSums:
-        trajs = [np.asarray(t, dtype=np.float64) for t in data.trajectories]
+        trajs = [np.asarray(t) for t in data.trajectories]
+        trajs = [t.astype(np.result_type(t.dtype, np.float64), copy=False) for t in trajs]
         q = int(self.n_delays)
         n = data.n_pairs(q)
         R = hankel_pair_factor(trajs, q, weights)
@@ -190,13 +204,14 @@ class HankelDMD(OnlineMixin, KoopmanEstimator):
 
     def _solve_window_factor(self, sums: RSums, uniform: bool, dt: float | None) -> None:
         self.window_factor_ = RSums(sums.R, sums.n_samples, sums.weights_sum, uniform)
-        d = self.n_features_in_
+        d = self.dictionary_.n_features_in_  # the state (or its POD coordinates)
         m = self.dictionary_.n_output_features_
         R = sums.R
         Ut, s, Vh = scipy.linalg.svd(R[:, :m], full_matrices=False, lapack_driver="gesdd")
-        U = Vh.T
-        sign = np.sign(U[np.argmax(np.abs(U), axis=0), np.arange(U.shape[1])])
-        U, Ut = U * sign, Ut * sign  # the entry of largest modulus of each mode positive
+        U = Vh.conj().T
+        # the entry of largest modulus of each mode real and positive (z/|z| if complex)
+        sign = np.sign(U[np.argmax(np.abs(U), axis=0), np.arange(U.shape[1])]).conj()
+        U, Ut = U * sign, Ut * sign
         self.singular_values_ = s
         r = delay_rank(s, self.rank, (sums.n_samples, m))
         self.rank_ = r
@@ -205,21 +220,22 @@ class HankelDMD(OnlineMixin, KoopmanEstimator):
         # X^T Y = R_X^T T with T = (R[:, m:], R[:, :m-d]) (the next window is the next
         # sample followed by the window's older part), so K_r = Ut_r^T T U_r / s_r
         T = np.hstack([R[:, m:], R[:, : m - d]])
-        reduced = (Ut[:, :r].T @ T @ U_r) / s_r
+        reduced = (Ut[:, :r].conj().T @ T @ U_r) / s_r
         scale = np.sqrt(sums.weights_sum)
         basis = U_r * (scale / s_r)
-        state_map = (s_r[:, None] * U_r.T / scale)[:, :d]
+        state_map = (s_r[:, None] * U_r.conj().T / scale)[:, :d]
         self._set_reduced_model(basis, reduced, state_map, dt)
 
     def _gram_from_factor(self, sums: RSums, uniform: bool) -> GramMatrices:
-        d = self.n_features_in_
+        d = self.dictionary_.n_features_in_  # the state (or its POD coordinates)
         m = self.dictionary_.n_output_features_
         R = sums.R
         T = np.hstack([R[:, m:], R[:, : m - d]])
         c = 1.0 / sums.weights_sum if uniform else 1.0
-        G = c * (R[:, :m].T @ R[:, :m])
-        L = c * (T.T @ T)
-        return GramMatrices(0.5 * (G + G.T), c * (R[:, :m].T @ T), 0.5 * (L + L.T),
+        G = c * (R[:, :m].conj().T @ R[:, :m])
+        L = c * (T.conj().T @ T)
+        return GramMatrices(0.5 * (G + G.conj().T), c * (R[:, :m].conj().T @ T),
+                            0.5 * (L + L.conj().T),
                             G[:, :d].copy(), sums.n_samples,
                             1.0 if uniform else sums.weights_sum, "qr",
                             {"weights": "uniform" if uniform else "given"})

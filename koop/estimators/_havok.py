@@ -10,10 +10,11 @@ import scipy.linalg
 from sklearn.utils.validation import check_is_fitted
 
 from koop._params import POSITIVE_INT, RANK
+from koop._reduction import REDUCTION_CONSTRAINTS
 from koop._spectral.truncation import select_rank
 from koop.base import KoopmanEstimator
 from koop.data import check_array
-from koop.dictionaries import TimeDelay
+from koop.dictionaries import POD, TimeDelay
 from koop.estimators._delay_embedding import central_difference, hankel_svd, project_windows
 from koop.estimators._forcing import (
     FORCING_THRESHOLD_RMS,
@@ -71,6 +72,11 @@ class HAVOK(KoopmanEstimator):
         (q+1)d\,\varepsilon\sigma_1` (the forcing is then rounding noise); an energy
         fraction, ``"optimal"`` (Gavish-Donoho) or None (the numerical rank) selects it
         from the singular values (:func:`~koop._spectral.truncation.select_rank`).
+    reduce : POD, optional
+        Delay-embed the POD coordinates :math:`z = U^*x` of a field instead of the state
+        (see :class:`~koop.estimators.EDMD`); modes come back on the full state.
+    reduce_split : float in (0, 1), optional
+        The first fraction of every trajectory fits the POD basis, the rest the model.
 
     Attributes
     ----------
@@ -112,13 +118,20 @@ class HAVOK(KoopmanEstimator):
     True
     """
 
-    _parameter_constraints: ClassVar[dict] = {"n_delays": POSITIVE_INT, "rank": RANK}
+    _parameter_constraints: ClassVar[dict] = {"n_delays": POSITIVE_INT, "rank": RANK,
+                                              **REDUCTION_CONSTRAINTS}
 
-    def __init__(self, n_delays: int = 99, rank: int | float | str = 15) -> None:
+    def __init__(self, n_delays: int = 99, rank: int | float | str = 15,
+                 reduce: POD | None = None, reduce_split: float | None = None) -> None:
         self.n_delays = n_delays
         self.rank = rank
+        self.reduce = reduce
+        self.reduce_split = reduce_split
 
     # -- fitting ----------------------------------------------------------------------
+    def _min_samples(self) -> int:
+        return int(self.n_delays) + 5  # 5 windows for the derivative stencil
+
     def fit(self, X: Any, y: Any = None, *, dt: float | None = None) -> HAVOK:
         """Fit the forced linear model on one or several scalar or vector series.
 
@@ -192,6 +205,8 @@ class HAVOK(KoopmanEstimator):
         self._coord_map = U_r / s_r
         self._set_reduced_model(self._coord_map[:, : r - 1], self._phi.T,
                                 (s_r[:-1, None] * U_r[:d, :-1].T), data.dt)
+        if "reduction_" in self.__dict__:  # the forcing's state direction, on the grid
+            self._forcing_state = self._forcing_state @ self.reduction_.components_.T
         return self
 
     @property
@@ -216,8 +231,7 @@ class HAVOK(KoopmanEstimator):
             Row ``i`` belongs to the window ending at sample ``i + n_delays``.
         """
         check_is_fitted(self, "delay_coordinates_")
-        X = check_array(X, name="X", n_features=self.n_features_in_,
-                        min_samples=self.n_lags_ + 1)
+        X = self._states(X, "X", min_samples=self.n_lags_ + 1)
         return project_windows([X], self.n_lags_, self._coord_map)[0]
 
     # -- forced dynamics -----------------------------------------------------------------
@@ -278,7 +292,7 @@ class HAVOK(KoopmanEstimator):
             raise ValueError(f"n_steps must be >= 0, got {n_steps}.")
         x0 = check_array(x0, name="x0", n_features=self.n_features_in_,
                          min_samples=self.n_lags_ + 1)
-        v0 = self.coordinates(x0[-(self.n_lags_ + 1):])[-1]
+        v0 = self.coordinates(x0[-(self.n_lags_ + 1):])[-1]  # reduced there, if reduced
         if forcing is None:
             u = np.zeros(n_steps)
             v0 = v0[:-1]
@@ -309,7 +323,8 @@ class HAVOK(KoopmanEstimator):
         """
         v = self.coordinates(X)
         nxt = v[:, :-1] @ self._phi.T + np.outer(v[:, -1], self._gzoh[:, 0])
-        return nxt @ self.state_map_ + np.outer(v[:, -1], self._forcing_state)
+        out = nxt @ self.state_map_ + np.outer(v[:, -1], self._forcing_state)
+        return self._field_out(out, X, self.n_lags_)
 
     # -- forcing ------------------------------------------------------------------------
     def _threshold(self, threshold: Any) -> float:

@@ -18,9 +18,10 @@ from koop._params import (
     Real,
     StrOptions,
 )
+from koop._reduction import REDUCTION_CONSTRAINTS
 from koop._spectral.truncation import select_rank
 from koop.base import KoopmanEstimator
-from koop.dictionaries import Dictionary, data_scale
+from koop.dictionaries import POD, Dictionary, data_scale
 from koop.estimators._resdmd import _SORTS, VALIDATION_DATA, VerifiedSpectrum, solve_residual_dmd
 
 __all__ = ["KernelEDMD"]
@@ -109,6 +110,16 @@ class KernelEDMD(VerifiedSpectrum, KoopmanEstimator):
         As in :class:`ResDMD`.
     random_state : int, RandomState or None
         Choice of the Nyström centers.
+    reduce : POD, optional
+        Fit on the POD coordinates :math:`z = U^*x` of the state (a field: :math:`d \gg`
+        the number of snapshots): the basis is fitted first by a streamed tall-skinny
+        QR, the estimator runs on :math:`z`, and ``modes_`` (and predictions) come back
+        on the full state, on the grid for a labelled field (:mod:`koop._reduction`).
+        Required beyond 10 000 features.
+    reduce_split : float in (0, 1), optional
+        Two-split scheme (Colbrook & Townsend): the first fraction of every trajectory
+        fits the POD basis, the rest the operator (and its residuals). Default: all data
+        for both.
 
     Attributes
     ----------
@@ -146,6 +157,8 @@ class KernelEDMD(VerifiedSpectrum, KoopmanEstimator):
         validation_data: Any = None,
         sort_by: str = "modulus",
         random_state: Any = None,
+        reduce: POD | None = None,
+        reduce_split: float | None = None,
     ) -> None:
         self.kernel = kernel
         self.width = width
@@ -157,6 +170,8 @@ class KernelEDMD(VerifiedSpectrum, KoopmanEstimator):
         self.validation_data = validation_data
         self.sort_by = sort_by
         self.random_state = random_state
+        self.reduce = reduce
+        self.reduce_split = reduce_split
 
     _parameter_constraints: ClassVar[dict] = {
         "kernel": [StrOptions(set(_KERNELS))],
@@ -169,6 +184,7 @@ class KernelEDMD(VerifiedSpectrum, KoopmanEstimator):
         "validation_data": VALIDATION_DATA,
         "sort_by": [StrOptions(set(_SORTS))],
         "random_state": RANDOM_STATE,
+        **REDUCTION_CONSTRAINTS,
     }
 
     @property
@@ -217,5 +233,6 @@ class KernelEDMD(VerifiedSpectrum, KoopmanEstimator):
         # the kernel's spectrum is truncated already: the pencil keeps the numerical rank
         self._set_residual_fit(solve_residual_dmd(
             self.dictionary_, data, weights, chunk_size=self.chunk_size, rcond=None,
-            rank=None, validation_data=self.validation_data, sort_by=self.sort_by))
+            rank=None, validation_data=self._fit_coordinates(self.validation_data),
+            sort_by=self.sort_by))
         return self

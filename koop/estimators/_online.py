@@ -112,6 +112,19 @@ def _same_function(d1: Any, d2: Any) -> bool:
     return bool(np.array_equal(d1.transform(probe), d2.transform(probe)))
 
 
+def _refuse_reduction(model: Any, what: str) -> None:
+    """``reduce=POD(...)``: the statistics live in coordinates fitted to the first data,
+    so the online path does not apply; say what to do instead."""
+    if model.get_params(deep=False).get("reduce") is not None:
+        name = type(model).__name__
+        raise ValueError(
+            f"{name}.{what} does not work with reduce=POD(...): the POD basis is fitted to "
+            "the data of fit and would have to change with new data. Fix the basis once "
+            "(pod = POD(rank=r).fit(X0)) and stream its coordinates pod.transform(X) into "
+            f"{name} without reduce, or use DMD.partial_fit, which updates a field exactly."
+        )
+
+
 class OnlineMixin:
     """``partial_fit`` and ``merge`` for estimators solved from additive statistics.
 
@@ -205,6 +218,7 @@ class OnlineMixin:
         fitted = "reduced_matrix_" in self.__dict__
         if not fitted:
             self._validate_params()
+        _refuse_reduction(self, "partial_fit")
         state = self._stream() if fitted else None
         rho = 1.0 if self.forgetting_factor is None else float(self.forgetting_factor)
         continuing = _is_one_array(X, y)
@@ -284,6 +298,7 @@ class OnlineMixin:
             raise NotImplementedError(f"{name} has no merge yet (see partial_fit).")
         check_is_fitted(self, "reduced_matrix_")
         check_is_fitted(other, "reduced_matrix_")
+        _refuse_reduction(self, "merge")
         if type(other) is not type(self):
             raise TypeError(f"Cannot merge a {type(other).__name__} into a {name}.")
         mine = {k: v for k, v in self.get_params(deep=False).items() if k != "dictionary"}

@@ -9,13 +9,14 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from koop._params import CHUNK_SIZE, RANK, RCOND, StrOptions
+from koop._reduction import REDUCTION_CONSTRAINTS
 from koop._spectral.factor import Pencil, QRFactor, build_factor, pencil_from_factor
 from koop._spectral.model import KoopmanModel
 from koop._spectral.residual import residuals_from_factor
 from koop._spectral.unitary import procrustes_unitary, unitary_eigh
 from koop.base import KoopmanEstimator
 from koop.data import as_trajectories
-from koop.dictionaries import Dictionary
+from koop.dictionaries import POD, Dictionary
 from koop.estimators._edmd import DICTIONARY, fit_dictionary
 from koop.estimators._online import FORGETTING_FACTOR, OnlineMixin
 from koop.estimators._rsums import RSums
@@ -261,6 +262,16 @@ class ResDMD(VerifiedSpectrum, OnlineMixin, KoopmanEstimator):
     sort_by : {"modulus", "residual"}, default="modulus"
         Order of ``eigenvalues_`` and everything indexed like it: by modulus (DESIGN's
         default) or by increasing residual (the JFM paper's mode ordering).
+    reduce : POD, optional
+        Fit on the POD coordinates :math:`z = U^*x` of the state (a field: :math:`d \gg`
+        the number of snapshots): the basis is fitted first by a streamed tall-skinny
+        QR, the estimator runs on :math:`z`, and ``modes_`` (and predictions) come back
+        on the full state, on the grid for a labelled field (:mod:`koop._reduction`).
+        Required beyond 10 000 features.
+    reduce_split : float in (0, 1), optional
+        Two-split scheme (Colbrook & Townsend): the first fraction of every trajectory
+        fits the POD basis, the rest the operator (and its residuals). Default: all data
+        for both.
     forgetting_factor : float in (0, 1], optional
         Exponential forgetting for :meth:`partial_fit` (see
         :mod:`koop.estimators._online`). :meth:`partial_fit` stacks the rows of each new
@@ -275,7 +286,10 @@ class ResDMD(VerifiedSpectrum, OnlineMixin, KoopmanEstimator):
     training_residuals_ : ndarray (n_modes,)
         Residuals on the training data.
     factor_ : QRFactor
-        :math:`R` of :math:`\sqrt W[\Psi_X, \Psi_Y, X]` on the training data.
+        :math:`R` of :math:`\sqrt W[\Psi_X, \Psi_Y, X]` on the training data
+        (:math:`X` in the reduced coordinates with ``reduce``).
+    reduction_ : POD
+        The fitted reduction, when ``reduce`` is given.
     gram_ : GramMatrices
         :math:`G, A, L, C` recovered as :math:`R^*R` blocks.
     eigenvalues_, eigenvectors_, modes_, continuous_eigenvalues_, dictionary_
@@ -303,6 +317,7 @@ class ResDMD(VerifiedSpectrum, OnlineMixin, KoopmanEstimator):
     True
     """
 
+    _accepts_complex = True
     _parameter_constraints: ClassVar[dict] = {
         "dictionary": DICTIONARY,
         "rank": RANK,
@@ -310,6 +325,7 @@ class ResDMD(VerifiedSpectrum, OnlineMixin, KoopmanEstimator):
         "rcond": RCOND,
         "validation_data": VALIDATION_DATA,
         "sort_by": [StrOptions(set(_SORTS))],
+        **REDUCTION_CONSTRAINTS,
         "forgetting_factor": FORGETTING_FACTOR,
     }
     # online learning: the R factor of the rows [psi(x), psi(y), x] (koop.estimators._online)
@@ -324,6 +340,8 @@ class ResDMD(VerifiedSpectrum, OnlineMixin, KoopmanEstimator):
         rcond: float | None = None,
         validation_data: Any = None,
         sort_by: str = "modulus",
+        reduce: POD | None = None,
+        reduce_split: float | None = None,
         forgetting_factor: float | None = None,
     ) -> None:
         self.dictionary = dictionary
@@ -332,6 +350,8 @@ class ResDMD(VerifiedSpectrum, OnlineMixin, KoopmanEstimator):
         self.rcond = rcond
         self.validation_data = validation_data
         self.sort_by = sort_by
+        self.reduce = reduce
+        self.reduce_split = reduce_split
         self.forgetting_factor = forgetting_factor
 
     #: mpEDMD: the reduced matrix is the unitary nearest to EDMD's
@@ -361,8 +381,8 @@ class ResDMD(VerifiedSpectrum, OnlineMixin, KoopmanEstimator):
         self.dictionary_ = self._fit_dictionary(data)
         self._set_residual_fit(solve_residual_dmd(
             self.dictionary_, data, weights, chunk_size=self.chunk_size, rcond=self.rcond,
-            rank=self.rank, validation_data=self.validation_data, sort_by=self.sort_by,
-            unitary=self._unitary))
+            rank=self.rank, validation_data=self._fit_coordinates(self.validation_data),
+            sort_by=self.sort_by, unitary=self._unitary))
         return self
 
     # -- the hooks of partial_fit and merge (koop.estimators._online) --------------------

@@ -9,8 +9,9 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from koop._reduction import REDUCTION_CONSTRAINTS
 from koop.base import KoopmanEstimator
-from koop.dictionaries import Dictionary
+from koop.dictionaries import POD, Dictionary
 from koop.estimators._edmd import fit_dictionary
 from koop.estimators._rrr_solvers import rrr_solve
 from koop.gram import BACKENDS, build_gram
@@ -73,6 +74,11 @@ class RRR(KoopmanEstimator):
         Randomized solver: extra sketch columns, power iterations.
     random_state : int, RandomState or None
         Randomized solver's sketch.
+    reduce : POD, optional
+        Fit on the POD coordinates :math:`z = U^*x` of a field (see
+        :class:`~koop.estimators.EDMD`); modes come back on the full state.
+    reduce_split : float in (0, 1), optional
+        The first fraction of every trajectory fits the POD basis, the rest the model.
 
     Attributes
     ----------
@@ -110,6 +116,7 @@ class RRR(KoopmanEstimator):
         "dictionary": [Dictionary, None],
         "rcond": [Interval(Real, 0, 1, closed="left"), None],
         **_SOLVER_CONSTRAINTS,
+        **REDUCTION_CONSTRAINTS,
     }
 
     def __init__(
@@ -124,6 +131,8 @@ class RRR(KoopmanEstimator):
         n_oversamples: int = 10,
         iterated_power: int = 2,
         random_state: Any = None,
+        reduce: POD | None = None,
+        reduce_split: float | None = None,
     ) -> None:
         self.dictionary = dictionary
         self.rank = rank
@@ -135,6 +144,8 @@ class RRR(KoopmanEstimator):
         self.n_oversamples = n_oversamples
         self.iterated_power = iterated_power
         self.random_state = random_state
+        self.reduce = reduce
+        self.reduce_split = reduce_split
 
     def fit(self, X: Any, y: Any = None, *, dt: float | None = None,
             weights: Any = None) -> RRR:

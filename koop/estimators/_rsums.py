@@ -17,7 +17,7 @@ import numpy as np
 from koop._spectral.factor import householder_r
 from koop.data import Trajectories
 
-__all__ = ["RSums", "pair_rows"]
+__all__ = ["RSums", "pair_rows", "stack_r"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,8 @@ class RSums:
 
     def scaled(self, factor: float) -> RSums:
         """Every weight multiplied by ``factor``."""
+        if float(factor) == 1.0:  # no forgetting: no copy of a factor that may be large
+            return RSums(self.R, self.n_samples, self.weights_sum)
         return RSums(self.R * np.sqrt(float(factor)), self.n_samples,
                      self.weights_sum * float(factor))
 
@@ -72,8 +74,57 @@ class RSums:
         if self.R.shape[1] != other.R.shape[1]:
             raise ValueError(f"Cannot merge factors of {self.R.shape[1]} and "
                              f"{other.R.shape[1]} columns.")
-        return RSums(householder_r(np.vstack([self.R, other.R]), square=False),
+        return RSums(stack_r(self.R, other.R),
                      self.n_samples + other.n_samples, self.weights_sum + other.weights_sum)
+
+
+def stack_r(R: np.ndarray, B: np.ndarray) -> np.ndarray:
+    r"""The economy R factor of :math:`[R; B]` for an upper-trapezoidal ``R``.
+
+    A wide ``R`` (:math:`k` rows < :math:`n` columns: fewer rows summarised than columns,
+    e.g. DMD's pair rows of a field) is updated in :math:`O(bkn)` work instead of the
+    :math:`O(k^2 n)` of re-factoring the stack: LAPACK ``tpqrt`` folds the first
+    :math:`k` columns of the :math:`b` new rows into the triangle :math:`R_{:, :k}`,
+    ``tpmqrt`` applies the same reflections to the other columns, and the :math:`b`
+    rows left over are factored on their own (they are zero in the first :math:`k`
+    columns). Otherwise (:math:`k \ge n`, or no rows yet) the stack is re-factored.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> R = householder_r(rng.normal(size=(3, 8)), square=False)
+    >>> B = rng.normal(size=(2, 8))
+    >>> S = stack_r(R, B)
+    >>> S.shape, bool(np.allclose(S.T @ S, R.T @ R + B.T @ B))
+    ((5, 8), True)
+    """
+    import scipy.linalg
+
+    k, n = R.shape
+    if k == 0 or k >= n or B.shape[0] == 0:
+        return householder_r(np.vstack([R, B]), square=False)
+    dtype = np.result_type(R.dtype, B.dtype, np.float64)
+    # copies: LAPACK overwrites them, and neither input may change
+    A1, A2 = (np.array(R[:, :k], dtype=dtype, order="F"),
+              np.array(R[:, k:], dtype=dtype, order="F"))
+    B1, B2 = (np.array(B[:, :k], dtype=dtype, order="F"),
+              np.array(B[:, k:], dtype=dtype, order="F"))
+    tpqrt, tpmqrt = scipy.linalg.get_lapack_funcs(("tpqrt", "tpmqrt"), (A1,))
+    nb = max(1, min(32, k))
+    A1, V, T, info = tpqrt(0, nb, A1, B1, overwrite_a=True, overwrite_b=True)
+    if info != 0:  # pragma: no cover - LAPACK argument errors only
+        raise np.linalg.LinAlgError(f"tpqrt failed with info={info}.")
+    trans = "C" if np.iscomplexobj(A1) else "T"
+    A2, B2, info = tpmqrt(0, V, T, A2, B2, side="L", trans=trans, overwrite_a=True,
+                          overwrite_b=True)
+    if info != 0:  # pragma: no cover
+        raise np.linalg.LinAlgError(f"tpmqrt failed with info={info}.")
+    rest = householder_r(B2, square=False)
+    out = np.zeros((k + rest.shape[0], n), dtype=dtype)
+    out[:k, :k] = np.triu(A1)
+    out[:k, k:] = A2
+    out[k:, k:] = rest
+    return out
 
 
 def pair_rows(data: Trajectories, inputs: tuple | None = None) -> np.ndarray:
@@ -88,7 +139,8 @@ def pair_rows(data: Trajectories, inputs: tuple | None = None) -> np.ndarray:
     """
     d = data.n_features
     m = 0 if inputs is None else int(inputs[0].shape[1])
-    rows = np.empty((data.n_pairs(), 2 * d + m), order="F")
+    dtype = np.result_type(np.float64, *(np.asarray(t[:1]).dtype for t in data.trajectories))
+    rows = np.empty((data.n_pairs(), 2 * d + m), order="F", dtype=dtype)
     start = 0
     for i, x in enumerate(data.trajectories):
         x = np.asarray(x)

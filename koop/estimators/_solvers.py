@@ -22,7 +22,7 @@ from koop._spectral.model import spectral_decomposition
 from koop._spectral.truncation import numerical_rank, optimal_svht_coef, select_rank
 from koop.exceptions import RankDeficiencyWarning
 
-__all__ = ["ReducedModel", "edmd_solve", "dmd_solve", "select_rank", "optimal_svht_coef",
+__all__ = ["ReducedModel", "edmd_solve", "select_rank", "optimal_svht_coef",
            "spectral_decomposition"]
 # select_rank and optimal_svht_coef live in koop._spectral.truncation (the one truncation
 # rule) and spectral_decomposition in koop._spectral.model; re-exported for the solvers'
@@ -123,21 +123,3 @@ def edmd_solve(G, A, C, *, rank=None, regularization: float = 0.0, rcond: float 
     reduced = Q.conj().T @ A @ Q
     state_map = Q.conj().T @ np.asarray(C)
     return ReducedModel(Q, reduced, state_map, n_dropped)
-
-
-def dmd_solve(X: np.ndarray, Y: np.ndarray, *, rank=None) -> tuple[ReducedModel, np.ndarray,
-                                                                   np.ndarray]:
-    r"""Exact DMD (Tu et al. 2014) on samples in rows, :math:`y_m \approx A x_m`.
-
-    :math:`X^\top = U\Sigma V^*` truncated to rank :math:`r`,
-    :math:`\tilde A = U^* Y^\top V \Sigma^{-1}`. Returns the reduced model in POD
-    coordinates (:math:`z = x U`, :math:`z_{n+1} = z_n \tilde A^\top`), the exact DMD
-    ingredients :math:`Y^\top V\Sigma^{-1}` and the singular values.
-    """
-    U, s, Vh = scipy.linalg.svd(X.T, full_matrices=False)
-    r = select_rank(s, rank, X.shape)
-    U, s_r, V = U[:, :r], s[:r], Vh[:r].conj().T
-    YVS = Y.T @ V / s_r
-    Atilde = U.conj().T @ YVS
-    model = ReducedModel(U, Atilde.T, U.conj().T, len(s) - r)
-    return model, YVS, s

@@ -101,17 +101,28 @@ def _read_netcdf(path: Path, variables: str | None):
     if not names:
         raise _ReadError(f"{path} has no variable with a 'time' dimension.")
     keep = [names[i] for i in _select(names, variables, str(path))]
+    from koop._fields import is_field
+
+    fields = [n for n in keep if is_field(ds[n])]
+    if fields:  # a field (time, *spatial) is one variable on its own
+        if len(keep) > 1:
+            raise _ReadError(f"{path} holds the field(s) {', '.join(fields)} among "
+                             f"{', '.join(keep)}; pick one with variables=NAME "
+                             "(koop analyze: --variables NAME).")
+        return ds[keep[0]]
     return ds[keep]
 
 
 def read_series(path: str | os.PathLike, *, dt: float | None = None,
-                variables: str | None = None, min_pairs: int = 1):
+                variables: str | None = None, min_pairs: int = 1, field: bool = False):
     """Read one trajectory from a ``.npy``, ``.npz``, ``.csv`` or netCDF file.
 
     ``.npy``: an array ``(n_samples, n_features)``. ``.npz``: the array under
     ``X``/``x``/``data`` (or the only array), with optional ``t``/``time`` and ``dt``
     entries. ``.csv``: a header row (optional); a ``time`` or ``t`` column is the time
-    axis. netCDF (``.nc``): the variables with a ``time`` dimension.
+    axis. netCDF (``.nc``): the variables with a ``time`` dimension; a variable with
+    spatial dims after ``time`` (``(time, y, x)``, ``(time, lat, lon)``) is a *field*
+    and must be the only one selected.
 
     Parameters
     ----------
@@ -122,12 +133,16 @@ def read_series(path: str | os.PathLike, *, dt: float | None = None,
         Comma-separated column / variable names to keep (``.csv`` and netCDF).
     min_pairs : int
         Fewest consecutive pairs accepted.
+    field : bool, default=False
+        Return a netCDF field as its (checked) DataArray ``(time, *spatial)``, with
+        ``names`` None, so that a model fitted on it records the grid; by default a field
+        comes back flattened to its valid (unmasked) points.
 
     Returns
     -------
-    X : ndarray (n_samples, n_features), float64
+    X : ndarray (n_samples, n_features), float64 (or a DataArray: ``field=True``)
     dt : float or None
-    names : list of str
+    names : list of str (None for a field with ``field=True``)
 
     Raises
     ------
@@ -185,6 +200,8 @@ def read_series(path: str | os.PathLike, *, dt: float | None = None,
                            min_pairs=min_pairs)
     if data.n_trajectories != 1:
         raise _ReadError(f"{path} holds {data.n_trajectories} trajectories; select one.")
+    if field and data.layout is not None:
+        return X, data.dt, None
     names = list(data.feature_names or names or [f"x{i}" for i in range(data.n_features)])
     return np.asarray(data.trajectories[0], dtype=np.float64), data.dt, names
 

@@ -6,6 +6,7 @@ without touching pyplot's global state; it returns the figure. Save with
 ``fig.savefig(path)``.
 """
 
+from koop.plot._fields import field_modes
 from koop.plot._functions import eigenfunctions, forecast, havok_forcing, modes
 from koop.plot._spectral import convergence, pseudospectrum, spectrum
 
@@ -17,4 +18,5 @@ __all__ = [
     "forecast",
     "havok_forcing",
     "convergence",
+    "field_modes",
 ]

@@ -31,6 +31,7 @@ from koop.systems._control import (
     van_der_pol_control_rhs,
     van_der_pol_control_step,
 )
+from koop.systems._cylinder import cylinder_wake
 from koop.systems._labels import as_xarray
 from koop.systems._stochastic import (
     LangevinSpectrum,
@@ -46,6 +47,7 @@ from koop.systems._stochastic import (
 __all__ = [
     "lorenz63", "rossler", "duffing", "pendulum", "van_der_pol", "linear",
     "slow_manifold", "slow_manifold_eigenfunctions", "integrate", "as_xarray",
+    "cylinder_wake",
     "ornstein_uhlenbeck", "ornstein_uhlenbeck_spectrum", "ornstein_uhlenbeck_eigenfunctions",
     "ornstein_uhlenbeck_successors", "prinz_potential", "prinz_potential_energy",
     "prinz_potential_spectrum", "LangevinSpectrum",

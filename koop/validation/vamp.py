@@ -52,6 +52,9 @@ def _gram_of(model: Any, X: Any, y: Any, weights: Any):
 
         backend = getattr(model, "backend", "numba")
         backend = backend if backend in ("numba", "numpy") else "numba"
+        km = getattr(model, "model_", None)
+        if km is not None and km.reduction is not None:  # a field: its POD coordinates
+            X, y = km.data_on(X, y), None
         return build_gram(model.dictionary_, X, y=y, weights=weights, backend=backend)
     gram = getattr(model, "gram_", None)
     if gram is None and hasattr(model, "factor_"):

@@ -210,6 +210,10 @@ def variance_residuals(model: Any, X: Any, Y: Any, *, eigenvalues: Any = None,
     (True, True)
     """
     km = as_koopman_model(model)
+    if km.reduction is not None:  # a field's model: its dictionary acts on POD coordinates
+        X = km.reduction.transform(X)
+        Y = [km.reduction.transform(b) for b in (Y if isinstance(Y, list | tuple)
+                                                  else np.asarray(Y))]
     G, A, L, H = batched_gram(km.dictionary, X, Y, weights)
     if (eigenvalues is None) != (vectors is None):
         raise ValueError("Pass both eigenvalues and vectors (candidate pairs), or neither.")

@@ -156,3 +156,69 @@ def test_other_estimators(tmp_path, capsys, estimator, extra):
     if estimator == "hankel":  # two sinusoids: eigenvalues e^{+-0.3i}, e^{+-0.71i}
         for w in (0.3, 0.71):
             assert np.min(np.abs(model.eigenvalues_ - np.exp(1j * w))) < 1e-6
+
+
+def _field_file(tmp_path, n=160):
+    """A netCDF field (time, y, x) with two oscillations (0.9 and 1.7 rad per unit time,
+    growth 0 and -0.02) and a masked corner (NaN at every time)."""
+    import xarray as xr
+
+    dt = 0.1
+    ny, nx = 12, 16
+    y, x = np.linspace(0, 1, ny), np.linspace(0, 2, nx)
+    yy, xx = np.meshgrid(y, x, indexing="ij")
+    t = dt * np.arange(n)
+    F = np.zeros((n, ny, nx))
+    for k, (w, g) in enumerate([(0.9, 0.0), (1.7, -0.02)]):
+        a = np.sin((k + 1) * np.pi * xx / 2) * np.cos((k + 1) * np.pi * yy)
+        b = np.cos((k + 2) * np.pi * xx / 2) * yy ** (k + 1)
+        F += np.exp(g * t)[:, None, None] * (np.cos(w * t)[:, None, None] * a
+                                             + np.sin(w * t)[:, None, None] * b)
+    F[:, :2, :3] = np.nan
+    da = xr.DataArray(F, dims=("time", "y", "x"), coords={"time": t, "y": y, "x": x},
+                      name="vorticity")
+    ds = da.to_dataset().assign(probe=("time", np.cos(t)))  # a second, non-field variable
+    return io.to_netcdf(ds, tmp_path / "field.nc"), dt
+
+
+def test_netcdf_field_gives_modes_on_the_grid_and_the_frequencies(tmp_path, capsys):
+    path, dt = _field_file(tmp_path)
+    out = tmp_path / "r"
+    code, _, err = _run([str(path), "--variables", "vorticity", "--out", str(out)], capsys)
+    assert code == 0, err
+    model = io.load(out / "dmd_model.npz")
+    assert type(model).__name__ == "DMD" and model.field_.dims == ("y", "x")
+    lam = _eigs(out)
+    truth = np.exp(dt * np.array([0.9j, -0.9j, -0.02 + 1.7j, -0.02 - 1.7j]))
+    assert max(np.abs(lam - z).min() for z in truth) < 1e-8  # clean data: exact DMD
+    # the mode figures: the two oscillating pairs, captioned with their frequencies
+    html = (out / "index.html").read_text()
+    figures = sorted(p.name for p in (out / "figures").glob("dmd_mode*.png"))
+    assert len(figures) == 2, figures
+    for w in (0.9, 1.7):
+        assert f"frequency {w / (2 * np.pi):.4g} per unit time" in html
+    # the modes live on the grid, the masked corner is restored as NaN
+    from koop._fields import modes_dataarray
+
+    modes = modes_dataarray(model)
+    assert modes.dims == ("mode", "y", "x") and modes.shape[1:] == (12, 16)
+    assert np.isnan(modes.isel(y=0, x=0)).all() and not np.isnan(modes.isel(y=5, x=5)).any()
+
+
+def test_netcdf_field_other_estimators_run_on_pod_coordinates(tmp_path, capsys):
+    path, dt = _field_file(tmp_path)
+    out = tmp_path / "res"
+    code, _, err = _run([str(path), "--variables", "vorticity", "--estimator", "resdmd",
+                         "--pod-rank", "4", "--out", str(out), "--no-figures"], capsys)
+    assert code == 0, err
+    model = io.load(out / "resdmd_model.npz")
+    assert model.reduction_.components_.shape[1] == 4
+    for z in np.exp(dt * np.array([0.9j, -0.02 + 1.7j])):  # two-split: true modes, small
+        j = np.argmin(np.abs(model.eigenvalues_ - z))     # residuals
+        assert abs(model.eigenvalues_[j] - z) < 1e-6 and model.residuals_[j] < 1e-6
+
+
+def test_netcdf_with_a_field_among_other_variables_asks_for_one(tmp_path, capsys):
+    path, _ = _field_file(tmp_path)
+    code, _, err = _run([str(path), "--out", str(tmp_path / "r")], capsys)
+    assert code == 2 and "pick one with variables=NAME (koop analyze: --variables NAME)" in err

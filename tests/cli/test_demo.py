@@ -72,3 +72,16 @@ def test_demo_out_is_a_file(tmp_path, capsys):
     assert main(["demo", "--quick", "--out", str(target)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "not a folder" in err
+
+
+def test_demo_cylinder_wake_gives_the_shedding_frequency_and_modes_on_the_grid(demo):
+    code, text, out = demo
+    assert code == 0 and "Cylinder wake at Re = 100" in text
+    summary = json.loads((out / "summary.json").read_text())
+    # blockage 0.2 on the quick lattice: St = 0.204 (docs/fields.md; unconfined 0.165)
+    assert 0.19 < summary["cylinder"]["strouhal"] < 0.22
+    assert summary["cylinder"]["residuals"][0] < 0.05  # the shedding pair, held-out data
+    modes = sorted((out / "figures").glob("cylinder_dmd_mode*.png"))
+    assert len(modes) >= 2 and (out / "figures" / "cylinder_dmd_spectrum.png").exists()
+    model = io.load(out / "cylinder_dmd_model.npz")
+    assert model.field_.dims == ("y", "x")

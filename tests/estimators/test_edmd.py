@@ -154,3 +154,19 @@ def test_float_rank_is_the_energy_fraction_of_the_svd(fraction):
     # the same truncation as asking for those k directions
     same = EDMD(Polynomial(degree=2), rank=k).fit(X)
     np.testing.assert_array_equal(model.eigenvalues_, same.eigenvalues_)
+
+
+def test_simulate_batch_equals_simulate_start_by_start():
+    from koop.dictionaries import Polynomial
+    from koop.estimators import HankelDMD
+
+    X = 0.1 * np.cumsum(np.random.default_rng(0).normal(size=(80, 2)), axis=0)
+    model = EDMD(Polynomial(degree=2)).fit(X)
+    runs = model.simulate_batch(X[:3], 4)
+    for i in range(3):
+        np.testing.assert_allclose(runs[i], model.simulate(X[i], 4), rtol=0, atol=1e-13)
+    hankel = HankelDMD(n_delays=3).fit(X)
+    windows = np.stack([X[i : i + 4] for i in range(3)])
+    runs = hankel.simulate_batch(windows, 5)
+    for i in range(3):
+        np.testing.assert_allclose(runs[i], hankel.simulate(windows[i], 5), rtol=0, atol=1e-13)
