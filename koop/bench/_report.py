@@ -6,7 +6,8 @@ import numpy as np
 
 from koop.bench.baselines import published_table
 
-__all__ = ["summary_statistics", "summarize", "plot_summary", "write_results"]
+__all__ = ["summary_statistics", "summarize", "plot_summary", "write_results",
+           "residual_rank_correlation"]
 
 
 def summary_statistics(ds) -> dict[str, dict[str, float]]:
@@ -34,6 +35,8 @@ def summary_statistics(ds) -> dict[str, dict[str, float]]:
         ran = status != "failed"
 
         def med(name, ran=ran, sub=sub):
+            if name not in sub:
+                return float("nan")
             v = sub[name].values[ran]
             v = v[np.isfinite(v)]
             return float(np.median(v)) if v.size else float("nan")
@@ -44,10 +47,28 @@ def summary_statistics(ds) -> dict[str, dict[str, float]]:
             "failed": int(np.sum(status == "failed")),
             "median_smape": med("smape"),
             "median_vpt": med("vpt"),
+            "median_vpt_smape": med("vpt_smape"),
             "median_fit_time": med("fit_time"),
+            "median_tune_time": med("tune_time"),
+            "median_val_smape": med("val_smape"),
             "median_residual": med("residual_median"),
+            "residual_smape_spearman": residual_rank_correlation(sub),
         }
     return out
+
+
+def residual_rank_correlation(sub) -> float:
+    """Spearman correlation, over systems, of a method's held-out median residual and
+    its test sMAPE (NaN with fewer than 5 systems having both)."""
+    if "residual_median" not in sub or "smape" not in sub:
+        return float("nan")
+    from scipy.stats import spearmanr
+
+    r, s = sub["residual_median"].values, sub["smape"].values
+    ok = np.isfinite(r) & np.isfinite(s)
+    if ok.sum() < 5:
+        return float("nan")
+    return float(spearmanr(r[ok], s[ok]).statistic)
 
 
 def summarize(ds) -> str:
@@ -67,18 +88,34 @@ def summarize(ds) -> str:
     stats = summary_statistics(ds)
     n_sys = ds.sizes["system"]
     lines = [
-        f"dysts benchmark ({ds.attrs.get('variant', '?')}, {n_sys} systems, "
+        f"dysts benchmark ({ds.attrs.get('variant', '?')}, "
+        f"{ds.attrs.get('horizon', 'standard')} horizon, {n_sys} systems, "
         f"wall time {ds.attrs.get('wall_time_s', float('nan')):.0f} s)",
-        f"sMAPE on the 0-{ds.attrs.get('smape_scale', 200):g} scale; valid time in Lyapunov "
-        "times",
-        f"{'model':<12}{'ok':>5}{'div':>5}{'fail':>6}{'med sMAPE':>11}{'med VPT':>9}"
-        f"{'med fit s':>11}{'med resid':>11}",
+        f"tuning: {ds.attrs.get('tuning', 'none')}",
+        f"sMAPE on the 0-{ds.attrs.get('smape_scale', 200):g} scale; valid times in Lyapunov "
+        "times (VPT: NRMSE > 0.4; VPTs: running sMAPE > 30); rho: Spearman of the held-out "
+        "median residual and sMAPE over systems",
+        f"{'model':<12}{'ok':>5}{'div':>5}{'fail':>6}{'med sMAPE':>11}{'val sMAPE':>11}"
+        f"{'med VPT':>9}{'med VPTs':>9}{'fit s':>8}{'tune s':>8}{'med resid':>11}"
+        f"{'rho':>7}",
     ]
     for m, s in stats.items():
         lines.append(
             f"{m:<12}{s['ok']:>5}{s['diverged']:>5}{s['failed']:>6}{s['median_smape']:>11.1f}"
-            f"{s['median_vpt']:>9.2f}{s['median_fit_time']:>11.3f}{s['median_residual']:>11.3f}"
+            f"{s['median_val_smape']:>11.1f}{s['median_vpt']:>9.2f}"
+            f"{s['median_vpt_smape']:>9.2f}{s['median_fit_time']:>8.3f}"
+            f"{s['median_tune_time']:>8.2f}{s['median_residual']:>11.3f}"
+            f"{s['residual_smape_spearman']:>7.2f}"
         )
+    if "params" in ds and "BestOfKoop" in ds["model"].values:
+        import json
+
+        chosen = [json.loads(p).get("method", "?") for p in
+                  ds["params"].sel(model="BestOfKoop").values if p]
+        counts = {m: chosen.count(m) for m in dict.fromkeys(chosen)}
+        lines.append("BestOfKoop chose: " + ", ".join(f"{m} {c}" for m, c in
+                                                     sorted(counts.items(),
+                                                            key=lambda kv: -kv[1])))
     if "data_reason" in ds:
         pairs = zip(ds["system"].values, ds["data_reason"].values, strict=True)
         bad = [(str(s), str(r)) for s, r in pairs if r]
@@ -145,22 +182,32 @@ def plot_summary(ds, path=None):
         v = ds["smape"].sel(model=m).values
         data.append(v[np.isfinite(v)])
     ax1.boxplot([d if d.size else [np.nan] for d in data], showfliers=True)
-    ax1.set_xticks(range(1, len(methods) + 1), methods)
-    for name in ("NBEATS", "FFT", "NaiveMean"):
+    ax1.set_xticks(range(1, len(methods) + 1), methods, rotation=30, ha="right",
+                   fontsize=8)
+    # the published medians belong to the standard univariate task only
+    published = (ds.attrs.get("horizon", "standard") == "standard"
+                 and ds.attrs.get("variant", "univariate") == "univariate")
+    for name in ("NBEATS", "FFT", "NaiveMean") if published else ():
         ax1.axhline(PUBLISHED_MEDIAN_SMAPE[name], ls="--", lw=0.8, color="grey")
         ax1.text(0.55, PUBLISHED_MEDIAN_SMAPE[name] + 2, f"{name} (Gilpin 2021)", fontsize=7,
                  va="bottom", color="grey")
     ax1.set_ylabel(f"sMAPE (0-{ds.attrs.get('smape_scale', 200):g})")
-    ax1.set_title("forecast error over systems (dashed: published medians)", fontsize=9)
+    ax1.set_title("forecast error over systems"
+                  + (" (dashed: published medians)" if published else ""), fontsize=9)
     lyap = ds["lyapunov_exponent"].values
+    skill = "vpt_smape" if "vpt_smape" in ds else "vpt"
     for m in methods:
-        v = ds["vpt"].sel(model=m).values
+        v = ds[skill].sel(model=m).values
         ok = np.isfinite(v) & np.isfinite(lyap) & (lyap > 0)
         ax2.scatter(lyap[ok], v[ok], s=12, alpha=0.7, label=m)
     ax2.set_xscale("log")
+    ax2.set_yscale("symlog", linthresh=1.0)  # most are below 1, a few span the horizon
+    ax2.set_ylim(bottom=0.0)
     ax2.set_xlabel(r"largest Lyapunov exponent $\lambda_{max}$")
     ax2.set_ylabel("valid prediction time (Lyapunov times)")
-    ax2.set_title("forecast skill against chaos", fontsize=9)
+    ax2.set_title("forecast skill against chaos ("
+                  + ("running sMAPE < 30" if skill == "vpt_smape" else "NRMSE < 0.4")
+                  + f"; {ds.attrs.get('horizon', 'standard')} horizon)", fontsize=9)
     ax2.legend(fontsize=8)
     fig.tight_layout()
     if path is not None:

@@ -87,7 +87,14 @@ def _forecast_error(true, pred, kind: str, scale) -> np.ndarray:
         return np.sqrt(np.mean((diff / scale) ** 2, axis=1))
     if kind == "smape":
         return _smape_terms(true, pred, 200.0).mean(axis=1)
-    raise ValueError(f"error must be 'nrmse' or 'smape', got {kind!r}.")
+    if kind == "cumulative_smape":
+        terms = _smape_terms(true, pred, 200.0)
+        terms[np.isinf(pred)] = 200.0  # as smape: an infinite forecast, the largest term
+        return np.cumsum(terms.mean(axis=1)) / np.arange(1, true.shape[0] + 1)
+    raise ValueError(f"error must be one of {_ERRORS}, got {kind!r}.")
+
+
+_ERRORS = ("nrmse", "smape", "cumulative_smape")
 
 
 def valid_prediction_time(
@@ -122,6 +129,10 @@ def valid_prediction_time(
       over features on the 0-200 scale. Gilpin (PRR 2023) reports forecast horizons in
       Lyapunov times with an sMAPE threshold; the exact value of :math:`\varepsilon` in that
       paper could not be checked here, so 30 is this library's choice, not a citation.
+    * ``"cumulative_smape"`` (:math:`\varepsilon = 30`): :math:`e_k` is the sMAPE of steps
+      :math:`0..k` together (a running mean, so one bad early step ends the valid time and
+      a late one does not): the ``vpt_smape`` of the Gilpin lab's code
+      (williamgilpin/dysts_data, ``benchmark_results/scripts/utils.py``).
 
     Parameters
     ----------
@@ -133,8 +144,8 @@ def valid_prediction_time(
         Largest Lyapunov exponent :math:`\lambda_{max} > 0` (per unit time).
     threshold : float, optional
         :math:`\varepsilon`; the default depends on ``error`` (0.4 or 30).
-    error : {"nrmse", "smape"}
-        Pointwise error.
+    error : {"nrmse", "smape", "cumulative_smape"}
+        Pointwise (or running) error.
     scale : float or array of shape (n_features,), optional
         Per-feature normalisation for ``"nrmse"`` (default: std of ``true``).
 
@@ -160,8 +171,8 @@ def valid_prediction_time(
         raise ValueError(
             f"lyapunov_exponent must be positive (a chaotic system), got {lyapunov_exponent!r}."
         )
-    if error not in ("nrmse", "smape"):
-        raise ValueError(f"error must be 'nrmse' or 'smape', got {error!r}.")
+    if error not in _ERRORS:
+        raise ValueError(f"error must be one of {_ERRORS}, got {error!r}.")
     if threshold is None:
         threshold = 0.4 if error == "nrmse" else 30.0
     with np.errstate(all="ignore"):

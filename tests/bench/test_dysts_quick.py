@@ -16,6 +16,8 @@ from koop.bench import (
 from koop.bench._dysts_data import DystsData
 from koop.bench._dysts_suite import _evaluate, _protocol
 
+UNTUNED = {"tune": False, "budget": 0, "origins": (5 / 6,), "res_tol": 0.1, "best": False}
+
 
 class _Exploding:
     """A 'model' whose forecast overflows: x_{k+1} = 1e200 x_k (built as ``build(p, d)``)."""
@@ -32,17 +34,27 @@ class _Exploding:
             return np.asarray(x0, float) * 1e200 ** np.arange(1, n_steps + 1)[:, None]
 
 
-class _SleepOrDie(_Exploding):
-    """Hangs on 3-feature data (Lorenz); hard-crashes the worker on 10 (MackeyGlass)."""
+class _DieOnTen(_Exploding):
+    """Hard-crashes the worker on 10-feature data (MackeyGlass), like a segfault: no
+    exception reaches Python; overflows (status "diverged") on anything else."""
 
     def fit(self, X, dt=None):
         import os
-        import time
 
         if X.shape[1] == 10:
-            os._exit(3)  # like a segfault: no exception reaches Python
-        time.sleep(30)
-        return self
+            os._exit(3)
+        return super().fit(X, dt)
+
+
+class _HangOnThree(_Exploding):
+    """Never returns on 3-feature data (Lorenz); overflows on anything else."""
+
+    def fit(self, X, dt=None):
+        import time
+
+        if X.shape[1] == 3:
+            time.sleep(3600)
+        return super().fit(X, dt)
 
 
 def _broken_build(pts_per_period, n_features):
@@ -61,7 +73,7 @@ def test_sine_protocol_forecasts_and_residuals_are_exact():
     data = DystsData("sine", train, test, dt=0.1, lyapunov_exponent=0.5, period=2.5,
                      integrator="exact", generation_time=0.0)
     protocol = _protocol(True, None, None, None)
-    recs = {m.name: _evaluate(m, data, "univariate", protocol, 0.1)
+    recs = {m.name: _evaluate(m, data, "univariate", protocol, UNTUNED)
             for m in default_methods("univariate", ppp)}
     for name in ("EDMD", "HankelDMD"):
         rec = recs[name]
@@ -80,7 +92,7 @@ def test_quick_suite_runs_and_records_failures(tmp_path):
         ForecastMethod("broken", _broken_build),
         ForecastMethod("exploding", _Exploding),
     ]
-    ds = dysts_suite(quick=True, methods=methods, cache_dir=tmp_path)
+    ds = dysts_suite(quick=True, methods=methods, cache_dir=tmp_path, tune=False)
     assert ds.sizes == {"system": 4, "model": 5}
     status = ds["status"].to_pandas()
     assert (status["broken"] == "failed").all()
@@ -100,6 +112,10 @@ def test_quick_suite_runs_and_records_failures(tmp_path):
     assert float(sm.min()) >= 0 and float(sm.max()) <= 200
     assert (ds["reason"].where(~ok, "x") != "").all()  # every failure says why
     assert ds.attrs["smape_scale"] == 200.0
+    # the system's invariants from dysts' metadata and the BLAS kernels travel along
+    assert float(ds["correlation_dimension"].sel(system="Lorenz")) == pytest.approx(1.99, abs=0.01)
+    assert ds.attrs["blas"]  # e.g. "openblas 0.3.30 SkylakeX; ..."
+    assert (ds["rhs_evaluations"].sel(system="Lorenz") > 0).all()
     assert len(list(tmp_path.glob("*.npz"))) == 4  # data cached
     text = summarize(ds)
     assert "broken" in text and "failed (system, model) pairs" in text
@@ -108,23 +124,40 @@ def test_quick_suite_runs_and_records_failures(tmp_path):
     assert any(r[0] == "Lorenz" and r[1] == "EDMD" and r[3] == "koop" for r in rows)
 
 
-def test_integration_failure_and_timeout_never_crash_the_sweep():
+def test_integration_failure_and_timeout_never_crash_the_sweep(tmp_path):
     pytest.importorskip("dysts")
-    ds = dysts_suite(["Lorenz"], quick=True, time_limit=1e-9)
+    from koop.bench import make_dataset
+
+    ds = dysts_suite(["Lorenz"], quick=True, time_limit=1e-9, tune=False)
     assert (ds["status"].values == "failed").all()
     assert "IntegrationError" in str(ds["data_reason"].values[0])
-    ds = dysts_suite(["Lorenz", "MackeyGlass"], quick=True, variant="multivariate",
-                     timeout=4.0, n_jobs=2, methods=[ForecastMethod("x", _SleepOrDie)])
+    # Data cached first: the worker's clock then runs over the method only (the worker's
+    # imports and warm-up come before its clock starts). No race between two clocks:
+    quick = _protocol(True, None, None, None)
+    for name in ("Lorenz", "MackeyGlass"):
+        make_dataset(name, n_periods=quick["n_periods"], pts_per_period=quick["pts_per_period"],
+                     n_reference=quick["n_reference"], tol=quick["tol"], cache_dir=tmp_path)
+    kw = dict(quick=True, variant="multivariate", tune=False, cache_dir=tmp_path)
+    # a worker that dies (no time limit at all): recorded with its exit code, the other
+    # system still runs in its own worker
+    ds = dysts_suite(["MackeyGlass", "Lorenz"], timeout=None, n_jobs=2,
+                     methods=[ForecastMethod("x", _DieOnTen)], **kw)
+    assert list(ds["system"].values) == ["MackeyGlass", "Lorenz"]
+    assert [str(r) for r in ds["status"].values[:, 0]] == ["failed", "diverged"]
+    assert str(ds["reason"].values[0, 0]) == "worker died (exit code 3)"
+    # a task that never returns: killed at the limit, and a fresh worker runs the next
+    # system (one worker, so the second system can only run after the first is killed)
+    ds = dysts_suite(["Lorenz", "MackeyGlass"], timeout=3.0, n_jobs=1,
+                     methods=[ForecastMethod("x", _HangOnThree)], **kw)
     assert list(ds["system"].values) == ["Lorenz", "MackeyGlass"]
-    reasons = [str(r) for r in ds["reason"].values[:, 0]]
-    assert reasons == ["timeout after 4 s", "worker died (exit code 3)"]
-    assert (ds["status"].values == "failed").all()
+    assert [str(r) for r in ds["status"].values[:, 0]] == ["failed", "diverged"]
+    assert str(ds["reason"].values[0, 0]) == "timeout after 3 s"
 
 
 def test_multivariate_variant_and_bad_arguments():
     pytest.importorskip("dysts")
     ds = dysts_suite(["Lorenz"], quick=True, variant="multivariate",
-                     methods=[ForecastMethod("exploding", _Exploding)])
+                     methods=[ForecastMethod("exploding", _Exploding)], tune=False)
     assert float(ds["n_features"].sel(system="Lorenz")) == 3
     with pytest.raises(ValueError, match="unknown dysts system"):
         dysts_suite(["NotASystem"], quick=True)
@@ -138,7 +171,7 @@ def test_cli_quick_writes_table(tmp_path):
 
     out = tmp_path / "res"
     assert main(["benchmark", "dysts", "--quick", "--systems", "Lorenz", "--out", str(out),
-                 "--no-cache", "--quiet", "--timeout", "0"]) == 0
+                 "--no-cache", "--quiet", "--timeout", "0", "--no-tune"]) == 0
     text = (out / "results.csv").read_text()
     assert text.startswith("system,model,smape")
     assert text.count("\nLorenz,") == 3
@@ -148,31 +181,6 @@ def test_cli_quick_writes_table(tmp_path):
 def test_importing_koop_bench_does_not_import_dysts():
     code = "import sys, koop.bench; assert 'dysts' not in sys.modules, 'dysts imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
-
-
-def test_stiff_fallback_to_radau_and_cache_roundtrip(monkeypatch, tmp_path):
-    from koop.bench import _dysts_data
-
-    calls = []
-
-    def fake_generate(name, n_periods, ppp, n_ref, method, tol, rng, deadline):
-        calls.append(method)
-        if method != "Radau":
-            raise _dysts_data.IntegrationError("too slow")
-        x = np.ones((n_periods * ppp, 2))
-        return x, 2 * x, 0.5, type("M", (), {"maximum_lyapunov_estimated": 0.9,
-                                              "period": 1.5})(), method
-
-    monkeypatch.setattr(_dysts_data, "_generate", fake_generate)
-    monkeypatch.setattr(_dysts_data, "_cache_file",
-                        lambda cache_dir, *a: tmp_path / "sys.npz")
-    data = _dysts_data.make_dataset("Fake", n_periods=2, pts_per_period=10, cache_dir=tmp_path)
-    assert calls == ["DOP853", "Radau"] and data.integrator == "Radau"
-    again = _dysts_data.make_dataset("Fake", n_periods=2, pts_per_period=10,
-                                     cache_dir=tmp_path)
-    assert calls == ["DOP853", "Radau"]  # loaded from the cache, not integrated
-    np.testing.assert_array_equal(again.test, data.test)
-    assert again.lyapunov_exponent == 0.9 and again.integrator == "Radau"
 
 
 def test_missing_dysts_names_the_extra(monkeypatch):
