@@ -7,7 +7,7 @@ import os
 import sys
 import time
 
-from koop.bench._tuning import DEFAULT_BUDGET
+from koop.bench import DEFAULT_BUDGET
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -59,8 +59,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from koop.bench import dysts_suite, list_systems, summarize, write_results
-    from koop.bench._dysts_data import import_dysts
+    from koop.bench import dysts_suite, import_dysts, list_systems, summarize, write_results
 
     try:
         import_dysts()

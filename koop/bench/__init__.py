@@ -17,6 +17,7 @@ from koop.bench._dysts_data import (
     DystsData,
     IntegrationError,
     check_systems,
+    import_dysts,
     list_systems,
     make_dataset,
 )
@@ -38,6 +39,7 @@ from koop.bench.baselines import PUBLISHED_MEDIAN_SMAPE, PUBLISHED_SMAPE, publis
 
 __all__ = [
     "dysts_suite",
+    "import_dysts",
     "chosen_params",
     "make_dataset",
     "list_systems",
