@@ -27,6 +27,7 @@ import scipy.linalg
 
 from koop._backends.plan import GramPlan
 from koop._spectral.truncation import numerical_rank, select_rank
+from koop._spectral.tsqr import householder_r
 from koop.data import Trajectories
 from koop.exceptions import RankDeficiencyWarning
 
@@ -84,33 +85,6 @@ class QRFactor:
 
     def __repr__(self) -> str:
         return f"QRFactor(M={self.n_dictionary}, n_samples={self.n_samples})"
-
-
-def householder_r(B: np.ndarray, *, square: bool = True) -> np.ndarray:
-    """The R factor of a Householder QR of ``B`` (``B`` may be overwritten).
-
-    One LAPACK ``geqrf`` with an explicit workspace on Fortran-ordered data (the
-    wrapper's default workspace runs the unblocked, BLAS-2 algorithm; ``numpy.linalg.qr``
-    also copies): the one tall-skinny QR step of koop's streamed factors, ResDMD's
-    :func:`build_factor` and the row factors of online learning. ``square``: pad ``R``
-    with zero rows to ``n_columns x n_columns``; else the economy ``min(rows, columns) x
-    columns``.
-    """
-    n = B.shape[1]
-    k = min(B.shape[0], n)
-    if B.shape[0] == 0:
-        R = np.zeros((n if square else 0, n), dtype=np.result_type(B.dtype, np.float64))
-        return R
-    B = np.asfortranarray(B, dtype=np.result_type(B.dtype, np.float64))
-    (geqrf,) = scipy.linalg.get_lapack_funcs(("geqrf",), (B,))
-    qr, _, _, info = geqrf(B, lwork=max(64 * n, 1), overwrite_a=True)
-    if info != 0:  # pragma: no cover - LAPACK argument error
-        raise np.linalg.LinAlgError(f"geqrf failed with info={info}.")
-    if not square:
-        return np.triu(qr[:k])
-    R = np.zeros((n, n), dtype=qr.dtype)
-    R[:k] = np.triu(qr[:k])
-    return R
 
 
 def build_factor(

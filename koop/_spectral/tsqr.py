@@ -153,7 +153,7 @@ def r_factor(source: SnapshotSource) -> np.ndarray:
             stacked = np.empty((R.shape[0] + head.shape[1], n), dtype=source.dtype, order="F")
             stacked[: R.shape[0]] = R
             stacked[R.shape[0]:] = head.T
-            R = np.asfortranarray(_triangular_factor(stacked))
+            R = np.asfortranarray(householder_r(stacked, square=False), dtype=source.dtype)
             if block.shape[1] == 0:
                 continue
         if tpqrt is None:
@@ -185,15 +185,31 @@ def snapshot_factor(source: SnapshotSource) -> np.ndarray:
     return r_factor(source)
 
 
-def _triangular_factor(a: np.ndarray) -> np.ndarray:
-    """The first ``min(m, n)`` rows of R of a Fortran-ordered ``a`` (overwritten)."""
-    (geqrf,) = scipy.linalg.get_lapack_funcs(("geqrf",), (a,))
-    _, _, work, _ = geqrf(a, lwork=-1)
-    qr, _, _, info = geqrf(a, lwork=max(int(work[0].real), 1), overwrite_a=True)
-    if info != 0:  # pragma: no cover - LAPACK argument errors only
-        raise RuntimeError(f"LAPACK geqrf failed (info={info}).")
-    k = min(a.shape)
-    return np.triu(qr[:k])
+def householder_r(B: np.ndarray, *, square: bool = True) -> np.ndarray:
+    """The R factor of a Householder QR of ``B`` (``B`` may be overwritten).
+
+    One LAPACK ``geqrf`` with an explicit workspace on Fortran-ordered data (the
+    wrapper's default workspace runs the unblocked, BLAS-2 algorithm; ``numpy.linalg.qr``
+    also copies): the one tall-skinny QR step of the feature-chunk TSQR of fields, ResDMD's
+    :func:`build_factor` and the row factors of online learning. ``square``: pad ``R``
+    with zero rows to ``n_columns x n_columns``; else the economy ``min(rows, columns) x
+    columns``.
+    """
+    n = B.shape[1]
+    k = min(B.shape[0], n)
+    if B.shape[0] == 0:
+        R = np.zeros((n if square else 0, n), dtype=np.result_type(B.dtype, np.float64))
+        return R
+    B = np.asfortranarray(B, dtype=np.result_type(B.dtype, np.float64))
+    (geqrf,) = scipy.linalg.get_lapack_funcs(("geqrf",), (B,))
+    qr, _, _, info = geqrf(B, lwork=max(64 * n, 1), overwrite_a=True)
+    if info != 0:  # pragma: no cover - LAPACK argument error
+        raise np.linalg.LinAlgError(f"geqrf failed with info={info}.")
+    if not square:
+        return np.triu(qr[:k])
+    R = np.zeros((n, n), dtype=qr.dtype)
+    R[:k] = np.triu(qr[:k])
+    return R
 
 
 def right_products(source: SnapshotSource, coefs: np.ndarray, out: Any = None) -> Any:

@@ -27,7 +27,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import scipy.linalg
 
-from koop._spectral.factor import householder_r
+from koop._spectral.tsqr import householder_r
 from koop.dictionaries import delay_windows
 
 __all__ = ["hankel_view", "hankel_blocks", "hankel_svd", "hankel_pair_factor",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from koop._spectral.factor import householder_r
+from koop._spectral.tsqr import householder_r
 from koop.data import Trajectories
 
 __all__ = ["RSums", "pair_rows", "stack_r"]
