@@ -8,8 +8,10 @@ C built on fixed Lorenz-63 data. Run it on two checkouts and compare the outputs
     diff /tmp/before.txt /tmp/after.txt && echo "bitwise unchanged"
 
 Each thread count runs in its own process (``NUMBA_NUM_THREADS``), so the line also shows
-whether the sums depend on the number of threads (they must not). The polynomial
-dictionary's line changes with the fused kernel (koop._kernels.poly_gram: other
+whether the sums depend on the number of threads (they must not). ``--chunk N`` (default
+5000 rows) fixes the chunk size, so that a change of the kernels is seen apart from a
+change of the default chunk size; ``--chunk default`` takes each dictionary's default.
+The polynomial dictionary's line changes with the fused kernel (koop._kernels.poly_gram: other
 summation order, same values to 1e-15); ``poly-streamed`` is the streamed path.
 """
 
@@ -26,7 +28,7 @@ import numpy as np
 DICTS = ("rbf", "rbf-weighted", "poly", "poly-streamed", "delay", "fourier")
 
 
-def fingerprints(n: int) -> dict:
+def fingerprints(n: int, chunk_size: int | None) -> dict:
     import koop._backends.numba_backend as nb
     from koop import systems
     from koop.dictionaries import RBF, Polynomial, RandomFourier, TimeDelay
@@ -46,7 +48,7 @@ def fingerprints(n: int) -> dict:
             nb.fused_polynomial_plan = lambda plan: None
         try:
             gm = build_gram(dic, X, weights=w if name == "rbf-weighted" else None,
-                            chunk_size=5000)
+                            chunk_size=chunk_size)
         finally:
             if fused is not None:
                 nb.fused_polynomial_plan = fused
@@ -59,13 +61,14 @@ def fingerprints(n: int) -> dict:
 
 def main() -> None:
     n = int(float(sys.argv[sys.argv.index("--n") + 1])) if "--n" in sys.argv else 60_000
+    chunk = sys.argv[sys.argv.index("--chunk") + 1] if "--chunk" in sys.argv else "5000"
     if "--worker" in sys.argv:
-        print(json.dumps(fingerprints(n)))
+        print(json.dumps(fingerprints(n, None if chunk == "default" else int(chunk))))
         return
     for threads in ("1", "2", "3"):
         env = dict(os.environ, NUMBA_NUM_THREADS=threads)
-        res = subprocess.run([sys.executable, __file__, "--worker", "--n", str(n)], env=env,
-                             capture_output=True, text=True, check=True)
+        cmd = [sys.executable, __file__, "--worker", "--n", str(n), "--chunk", chunk]
+        res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
         for name, digest in json.loads(res.stdout.strip().splitlines()[-1]).items():
             print(f"{name:14s} threads={threads} {digest}")
 

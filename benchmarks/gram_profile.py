@@ -16,8 +16,13 @@ stage:
 Rates are flops per second with the counts of benchmarks/gram.py (exponential = 35
 flops). Usage::
 
-    .venv/bin/python benchmarks/gram_profile.py                   # N = 2e5, chunk 4194
-    .venv/bin/python benchmarks/gram_profile.py --n 1e6 --chunks 1024 4194
+    .venv/bin/python benchmarks/gram_profile.py                   # N = 2e5, chunk 262
+    .venv/bin/python benchmarks/gram_profile.py --n 1e6 --chunks 262 4194
+    .venv/bin/python benchmarks/gram_profile.py --n 1e6 --sweep 16 1 0.5 --repeats 5
+
+``--sweep`` times ``build_gram`` itself at chunks of the given MiB of psi, each round
+against the two-thread peak measured in that round (medians and ranges): the measurement
+behind koop's 1 MiB default (``koop._backends.plan.gram_chunk_size``).
 
 A stage slower per flop on two threads than on one points at shared resources (L3,
 memory, clock); wall time beyond the sum of the stages points at the Python driver.
@@ -118,11 +123,40 @@ def profile(X, chunk: int, centers_t, gamma, threads: int):
     return workers, wall, cpu
 
 
+def sweep(rbf, X, budgets, repeats: int, total_flops: float) -> None:
+    """build_gram at several chunk budgets; each round measures the peak again.
+
+    The machine's speed drifts by several % between runs here, so each build is held
+    against the two-thread peak measured in the same round, and medians are printed.
+    """
+    rows = {b: max(256, int(b * 2**20) // (8 * M)) for b in budgets}
+    times = {b: [] for b in budgets}
+    ratios = {b: [] for b in budgets}
+    for _ in range(repeats):
+        limit = total_flops / (peak(2) * 1e9)
+        for b in budgets:
+            t = _timed(lambda b=b: build_gram(rbf, X, chunk_size=rows[b]))
+            times[b].append(t)
+            ratios[b].append(t / limit)
+    print(f"\n## build_gram by chunk size, {repeats} rounds (median; min-max)")
+    print("| MiB of psi per chunk | rows | build_gram s | koop/limit |")
+    print("|---|---|---|---|")
+    for b in budgets:
+        t, r = np.array(times[b]), np.array(ratios[b])
+        print(f"| {b:g} | {rows[b]} | {np.median(t):.3f} ({t.min():.3f}-{t.max():.3f}) | "
+              f"{np.median(r):.3f} ({r.min():.3f}-{r.max():.3f}) |")
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--n", default="2e5", help="snapshot pairs")
-    p.add_argument("--chunks", nargs="+", type=int, default=[4194],
-                   help="psi rows per chunk (koop's default for M = 500 is 4194)")
+    p.add_argument("--chunks", nargs="+", type=int, default=[262],
+                   help="psi rows per chunk of the stage replay (koop's default for M = 500 "
+                        "is 262, 1 MiB; before 2026-12 it was 4194, 16 MiB)")
+    p.add_argument("--sweep", nargs="*", type=float, default=[],
+                   help="MiB of psi per chunk: build_gram at each, interleaved with the "
+                        "two-thread peak, --repeats rounds (then the stage replay is skipped)")
+    p.add_argument("--repeats", type=int, default=5)
     args = p.parse_args(argv)
     n = int(float(args.n))
     X = systems.lorenz63(n + 1, dt=0.01, random_state=0)
@@ -138,6 +172,9 @@ def main(argv=None) -> None:
     total_flops = n * sum(per_row.values())
     print(f"# build_gram: {t_koop:.3f} s; limit at the two-thread peak "
           f"{total_flops / p2 / 1e9:.3f} s (koop/limit {t_koop * p2 * 1e9 / total_flops:.2f})")
+    if args.sweep:
+        sweep(rbf, X, args.sweep, args.repeats, total_flops)
+        return
     for chunk in args.chunks:
         for threads in (1, 2):
             workers, wall, cpu = profile(X, chunk, centers_t, gamma, threads)

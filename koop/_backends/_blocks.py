@@ -22,7 +22,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from koop._backends.plan import ComplexPsi, Psi, RawSums, default_chunk_size, hermitian_part
+from koop._backends.plan import (
+    ComplexPsi,
+    Psi,
+    RawSums,
+    default_chunk_size,
+    gram_chunk_size,
+    hermitian_part,
+)
 from koop._kernels.stream import accumulate_pairs, accumulate_trajectories, symmetrize_upper
 
 __all__ = ["BlockSums", "window_sums", "pair_sums", "add", "finish"]
@@ -40,6 +47,11 @@ class BlockSums:
     weights_sum: float
     weights_min: float
     upper_only: bool  # G, L hold only their upper triangles (real kernel path)
+
+
+def _chunk_rule(dtype: np.dtype):
+    """The numba stream's cache-sized chunks for real states; numpy's larger ones else."""
+    return default_chunk_size if dtype.kind == "c" else gram_chunk_size
 
 
 def _weight_stats(w: np.ndarray | None, n: int) -> tuple[float, float]:
@@ -96,7 +108,7 @@ def window_sums(
     if n == 0 or not wmin >= 0:  # nothing to sum, or bad weights that finish() reports
         return _zeros(M, d, n, wsum, wmin)
     ev = psi.evaluator(d)
-    chunk = chunk_size or default_chunk_size(ev.n_outputs, lags)
+    chunk = chunk_size or _chunk_rule(dtype)(ev.n_outputs, lags)
     try:
         if dtype.kind == "c":  # the kernels stream real states
             raise ComplexPsi
@@ -132,7 +144,7 @@ def pair_sums(
     if not wmin >= 0:
         return _zeros(psi.n_outputs, xb.shape[1], n, wsum, wmin)
     ev = psi.evaluator(xb.shape[1])
-    chunk = chunk_size or default_chunk_size(ev.n_outputs)
+    chunk = chunk_size or _chunk_rule(dtype)(ev.n_outputs)
     try:
         if dtype.kind == "c":
             raise ComplexPsi

@@ -14,7 +14,13 @@ from __future__ import annotations
 import numpy as np
 
 from koop._backends.numpy_backend import streamed_sums
-from koop._backends.plan import ComplexPsi, GramPlan, RawSums, default_chunk_size
+from koop._backends.plan import (
+    ComplexPsi,
+    GramPlan,
+    RawSums,
+    default_chunk_size,
+    gram_chunk_size,
+)
 from koop._kernels.poly_gram import MomentPlan, moment_plan, polynomial_gram
 from koop._kernels.stream import accumulate_pairs, accumulate_trajectories, symmetrize_upper
 
@@ -98,11 +104,14 @@ def _fused_sums(plan: GramPlan, moments: MomentPlan, progress) -> RawSums:
 def _streamed_sums(plan: GramPlan, progress) -> RawSums:
     ev = plan.evaluator()
     chunk = plan.chunk_size
-    if chunk is None:
+    complex_states = np.dtype(plan.data.dtype).kind == "c"
+    if chunk is None and complex_states:  # numpy's complex products: fewer, larger chunks
         chunk = default_chunk_size(ev.n_outputs, plan.n_lags)
+    elif chunk is None:
+        chunk = gram_chunk_size(ev.n_outputs, plan.n_lags)
         if plan.weighted:  # two more buffers per thread for the sqrt(w)-scaled rows
             chunk = max(256, chunk // 2)
-    if np.dtype(plan.data.dtype).kind == "c":  # the kernels stream real states
+    if complex_states:  # the kernels stream real states
         return streamed_sums(plan, chunk)
     need_state = ev.state_columns is None
     data = plan.data
@@ -117,8 +126,9 @@ def _streamed_sums(plan: GramPlan, progress) -> RawSums:
                 ev.evaluate, data.trajectories, ev.n_outputs, plan.n_lags, plan.weights,
                 chunk, progress, need_state,
             )
-    except ComplexPsi:
-        return streamed_sums(plan, chunk)
+    except ComplexPsi:  # complex psi from real states: numpy's products, larger chunks
+        return streamed_sums(plan, plan.chunk_size or default_chunk_size(ev.n_outputs,
+                                                                         plan.n_lags))
     G, L = symmetrize_upper(G), symmetrize_upper(L)
     # psi holds the state itself (Identity, Polynomial, TimeDelay): C is a block of G
     C = G[:, ev.state_columns] if C is None else np.ascontiguousarray(C)

@@ -33,8 +33,10 @@ with multithreaded BLAS. Slots are added in slot order at the end, so the sums a
 same to the last bit whatever the number of threads or BLAS threads. With one thread (or
 inside a dask worker, see :func:`koop._kernels.threads.n_threads`) BLAS keeps its own
 threads and the rows of each chunk's psi are split over the kernel threads. Memory: per
-thread one psi buffer of ``chunk_size`` rows (three with weights), per slot the M x M
-partial sums, independent of the number of samples.
+thread one psi buffer of ``chunk_size`` rows, three with weights (by default about 1 MiB,
+so that it is still in the core's cache when BLAS reads it:
+``koop._backends.plan.gram_chunk_size``), per slot the M x M partial sums, independent
+of the number of samples.
 
 Explicit snapshot pairs :math:`(x_m, y_m)` evaluate psi on both and accumulate
 :math:`G, L` by dsyrk and :math:`A` by dgemm, chunk by chunk.

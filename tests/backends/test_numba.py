@@ -129,3 +129,32 @@ def test_edmd_on_the_fused_path_has_the_numpy_eigenvalues(lorenz, calls):
     ref = EDMD(dic, backend="numpy").fit(lorenz)
     assert len(calls) == 1
     np.testing.assert_allclose(fast.eigenvalues_, ref.eigenvalues_, rtol=0, atol=1e-10)
+
+
+# -- the streamed path's chunk size -------------------------------------------------------
+def test_the_default_chunk_is_cache_sized():
+    from koop._backends.plan import default_chunk_size, gram_chunk_size
+
+    assert gram_chunk_size(500) == 262  # 1 MiB of psi: in a core's cache when BLAS reads it
+    assert gram_chunk_size(500) * 500 * 8 <= 2**20 < default_chunk_size(500) * 500 * 8
+    assert gram_chunk_size(5000) == 256  # never fewer rows than BLAS needs for its rate
+    assert gram_chunk_size(5000, n_lags=1000) == 2002  # a chunk holds its delay window
+
+
+def test_the_default_chunk_changes_only_rounding(lorenz):
+    """The default is the cache-sized chunk; the old 16 MiB chunk agrees to rounding."""
+    from koop._backends.plan import default_chunk_size, gram_chunk_size
+
+    X = np.vstack([lorenz] * 4)  # 8004 samples: 31 chunks of 262 rows, 1 of 16 MiB
+    rbf = RBF(60, center_method="random", random_state=0).fit(X)
+    n_out = rbf.n_output_features_
+    new = build_gram(rbf, X)
+    explicit = build_gram(rbf, X, chunk_size=gram_chunk_size(n_out))
+    old = build_gram(rbf, X, chunk_size=default_chunk_size(n_out))
+    assert gram_chunk_size(n_out) < X.shape[0] < default_chunk_size(n_out)
+    for k in "GALC":
+        np.testing.assert_array_equal(getattr(new, k), getattr(explicit, k))
+    assert _scaled(new.G, old.G, np.diag(old.G), np.diag(old.G)) < RTOL
+    assert _scaled(new.A, old.A, np.diag(old.G), np.diag(old.L)) < RTOL
+    assert _scaled(new.L, old.L, np.diag(old.L), np.diag(old.L)) < RTOL
+    np.testing.assert_allclose(new.C, old.C, rtol=0, atol=RTOL * np.abs(old.C).max())
