@@ -7,7 +7,11 @@ All seeds train together in one batched numba step (koop.rnn.ensemble.GTFEnsembl
 thread. ``OUT/ensemble.npz`` is rewritten every ``--checkpoint-every`` epochs; running
 the same command again resumes from it (the schedule, seeds and random streams continue
 exactly). ``OUT/ensemble.npz.epoch<E>.npz`` keeps the weights every ``--snapshot-every``
-epochs; ``OUT/train.log`` gets a line per checkpoint. Evaluate with
+epochs; ``OUT/train.log`` gets a line per checkpoint. On several cores, ``--split K``
+cuts ``OUT/ensemble.npz`` into ``OUT/part<i>/ensemble.npz`` (seeds, optimizer state and
+random streams), each part trains with ``--out OUT/part<i>`` in its own process, and
+``--merge`` puts them back into ``OUT/ensemble.npz`` once they reach the same epoch:
+every seed continues exactly as in one process (GTFEnsemble.split/merge). Evaluate with
 ``benchmarks/rnn_table.py --runs OUT`` (the paper's protocol on the test file).
 
 Settings (koop.rnn.ensemble.GTFSettings): ``ecg`` is the paper's Table-1 ECG script
@@ -49,6 +53,10 @@ def main(argv=None) -> int:
     parser.add_argument("--checkpoint-every", type=int, default=50)
     parser.add_argument("--snapshot-every", type=int, default=500)
     parser.add_argument("--time-budget", type=float, default=None, help="seconds")
+    parser.add_argument("--split", type=int, default=None, metavar="K",
+                        help="cut OUT/ensemble.npz into K parts OUT/part<i> and exit")
+    parser.add_argument("--merge", action="store_true",
+                        help="merge OUT/part<i>/ensemble.npz into OUT/ensemble.npz and exit")
     args = parser.parse_args(argv)
 
     from koop.rnn.ensemble import GTFEnsemble, GTFSettings
@@ -67,6 +75,8 @@ def main(argv=None) -> int:
     def log(line: str) -> None:
         logfile.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
 
+    if args.split is not None or args.merge:
+        return _split_or_merge(GTFEnsemble, X, out, args.split, log)
     if ckpt.exists():
         ens = GTFEnsemble.load(ckpt, X)
         log(f"resumed from {ckpt} at epoch {ens.epoch}")
@@ -79,6 +89,34 @@ def main(argv=None) -> int:
               snapshot_every=args.snapshot_every, log=log, time_budget=args.time_budget)
     log(f"stopped at epoch {ens.epoch}/{ens.settings.n_epochs}, "
         f"{int(ens.diverged.sum())} diverged, {ens.train_seconds:.0f} s training")
+    return 0
+
+
+def _split_or_merge(GTFEnsemble, X, out: Path, n_parts, log) -> int:
+    ckpt = out / "ensemble.npz"
+    if n_parts is not None:
+        if not ckpt.exists():
+            print(f"error: {ckpt} not found: nothing to split", file=sys.stderr)
+            return 2
+        for i, part in enumerate(GTFEnsemble.load(ckpt, X).split(n_parts)):
+            (out / f"part{i}").mkdir(exist_ok=True)
+            part.save(out / f"part{i}" / "ensemble.npz")
+            print(f"part{i}: {part.n_models} seeds at epoch {part.epoch}; train with "
+                  f"--out {out / f'part{i}'}")
+        log(f"split into {n_parts} parts at epoch {part.epoch}")
+        return 0
+    paths = sorted(out.glob("part*/ensemble.npz"), key=lambda p: int(p.parent.name[4:]))
+    if not paths:
+        print(f"error: no {out}/part<i>/ensemble.npz to merge", file=sys.stderr)
+        return 2
+    try:
+        merged = GTFEnsemble.merge([GTFEnsemble.load(p, X) for p in paths])
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    merged.save(ckpt)
+    log(f"merged {len(paths)} parts: {merged.n_models} seeds at epoch {merged.epoch}")
+    print(f"{ckpt}: {merged.n_models} seeds at epoch {merged.epoch}")
     return 0
 
 

@@ -20,7 +20,8 @@ GTFSettings
     ``GTFSettings.lorenz63()``.
 GTFEnsemble
     The trainer: ``GTFEnsemble(data, settings, n_models, random_state).train(...)``,
-    ``save(path)`` / ``GTFEnsemble.load(path, data)``, ``estimators()``.
+    ``save(path)`` / ``GTFEnsemble.load(path, data)``, ``estimators()``; ``split(k)`` and
+    ``GTFEnsemble.merge(parts)`` to train the seeds in k processes (one core each).
 """
 
 from __future__ import annotations
@@ -467,6 +468,70 @@ class GTFEnsemble:
                 for r, state in zip(ens.rngs, meta["rng_states"], strict=True):
                     r.bit_generator.state = state
         return ens
+
+    # -- several processes: split the seeds, train the parts, merge them back -------------
+    def split(self, n_parts: int) -> list[GTFEnsemble]:
+        """The seeds in ``n_parts`` consecutive groups, each a resumable ensemble.
+
+        Each part keeps its seeds' parameters, optimizer moments, alpha, histories and
+        random streams, so training the parts in separate processes (one core each) and
+        :meth:`merge` -ing them continues every seed exactly as one ensemble would. The
+        training time so far is shared among the parts by their number of seeds.
+        """
+        n_parts = int(n_parts)
+        if not 1 <= n_parts <= self.n_models:
+            raise ValueError(f"n_parts must be between 1 and n_models = {self.n_models}; "
+                             f"got {n_parts}.")
+        parts = []
+        for idx in np.array_split(np.arange(self.n_models), n_parts):
+            part = object.__new__(type(self))
+            part.data, part.settings = self.data, self.settings
+            part.n_models, part.random_state = len(idx), self.random_state
+            part.rngs = [self.rngs[i] for i in idx]
+            part.params = {k: v[idx].copy() for k, v in self.params.items()}
+            part.optimizer = _RAdam(part.params)
+            part.optimizer.m = {k: v[idx].copy() for k, v in self.optimizer.m.items()}
+            part.optimizer.v = {k: v[idx].copy() for k, v in self.optimizer.v.items()}
+            part.optimizer.t = self.optimizer.t
+            for name in ("alpha", "loss_history", "alpha_history", "diverged"):
+                setattr(part, name, getattr(self, name)[idx].copy())
+            part.epoch = self.epoch
+            part.train_seconds = self.train_seconds * len(idx) / self.n_models
+            parts.append(part)
+        return parts
+
+    @classmethod
+    def merge(cls, parts: list[GTFEnsemble]) -> GTFEnsemble:
+        """One ensemble from :meth:`split`'s parts (in their order) at the same epoch.
+
+        ``train_seconds`` is the sum of the parts' (core-seconds of training).
+        """
+        if not parts:
+            raise ValueError("merge needs at least one part.")
+        first = parts[0]
+        for p in parts[1:]:
+            if p.settings != first.settings or p.data.shape != first.data.shape:
+                raise ValueError("the parts were trained with other settings or data.")
+            if p.epoch != first.epoch or p.optimizer.t != first.optimizer.t:
+                raise ValueError(f"the parts are at different epochs ({first.epoch}, "
+                                 f"{p.epoch}): train them to the same epoch first.")
+        out = object.__new__(cls)
+        out.data, out.settings = first.data, first.settings
+        out.n_models = sum(p.n_models for p in parts)
+        out.random_state = first.random_state
+        out.rngs = [r for p in parts for r in p.rngs]
+        out.params = {k: np.concatenate([p.params[k] for p in parts]) for k in first.params}
+        out.optimizer = _RAdam(out.params)
+        out.optimizer.m = {k: np.concatenate([p.optimizer.m[k] for p in parts])
+                           for k in first.params}
+        out.optimizer.v = {k: np.concatenate([p.optimizer.v[k] for p in parts])
+                           for k in first.params}
+        out.optimizer.t = first.optimizer.t
+        for name in ("alpha", "loss_history", "alpha_history", "diverged"):
+            setattr(out, name, np.concatenate([getattr(p, name) for p in parts]))
+        out.epoch = first.epoch
+        out.train_seconds = float(sum(p.train_seconds for p in parts))
+        return out
 
     # -- the trained models as koop estimators -------------------------------------------
     def estimators(self, dt: float | None = None) -> list:

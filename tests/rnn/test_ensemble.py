@@ -211,3 +211,29 @@ def test_paper_presets_and_bad_settings():
         GTFEnsemble(np.full((500, 3), np.nan), GTFSettings.ecg())
     with pytest.raises(ValueError, match="windows"):
         GTFEnsemble(X[:100], GTFSettings.ecg())
+
+
+def test_split_parts_trained_apart_and_merged_equal_one_ensemble(cycle, tmp_path):
+    """Seeds split over processes (here: save, load, train, merge) continue exactly."""
+    settings = GTFSettings.ecg(n_latent=3, **SMALL)
+    straight = GTFEnsemble(cycle, settings, n_models=3, random_state=4).train()
+    start = GTFEnsemble(cycle, settings, n_models=3, random_state=4).train(until_epoch=1)
+    parts = start.split(2)
+    assert [p.n_models for p in parts] == [2, 1]
+    resumed = []
+    for i, part in enumerate(parts):  # as the training script does, one process each
+        part.save(tmp_path / f"part{i}.npz")
+        resumed.append(GTFEnsemble.load(tmp_path / f"part{i}.npz", cycle).train())
+    merged = GTFEnsemble.merge(resumed)
+    assert merged.n_models == 3 and merged.epoch == straight.epoch
+    for k in straight.params:
+        np.testing.assert_allclose(merged.params[k], straight.params[k], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(merged.loss_history, straight.loss_history, rtol=1e-5)
+    np.testing.assert_allclose(merged.train_seconds,
+                               sum(p.train_seconds for p in resumed))
+    merged.save(tmp_path / "merged.npz")  # the merged ensemble resumes and scores as one
+    assert GTFEnsemble.load(tmp_path / "merged.npz", cycle).n_models == 3
+    with pytest.raises(ValueError, match="different epochs"):
+        GTFEnsemble.merge([resumed[0], parts[1]])
+    with pytest.raises(ValueError, match="n_parts"):
+        start.split(4)
