@@ -341,13 +341,13 @@ class KoopmanModel:
 
     def pseudospectrum(self, points_or_grid: Any, *, X: Any = None, y: Any = None,
                        weights: Any = None, vectors: bool = False, method: str = "cholesky",
-                       n_jobs: int | None = None, verbose: bool = False):
+                       n_jobs: int | None = None, verbose: bool = False, device: Any = None):
         r""":math:`\tau(z)` at points or on a grid, labelled (see
         :func:`koop.validation.pseudospectrum`)."""
         pencil = self.pencil(X, y, weights)
         z, layout = parse_points(points_or_grid)
         tau, g = smallest_residuals(pencil, z, method=method, vectors=vectors,
-                                    n_jobs=n_jobs, verbose=verbose)
+                                    n_jobs=n_jobs, verbose=verbose, device=device)
         attrs = {"long_name": "min residual tau(z)", "method": method,
                  "source": pencil.source, "independent_data": X is not None}
         out = label_values(tau, layout, "tau", attrs)

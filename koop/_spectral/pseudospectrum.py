@@ -24,9 +24,22 @@ does not cancel: the value is accurate to second order in the eigenvector's erro
 takes the SVD. For a real pencil, :math:`\tau(\bar z) = \tau(z)`, so only one
 half-plane is computed. ``method="svd"`` takes the SVD of the :math:`2r\times r` matrix
 at every point (the reference, several times slower).
+
+``method="torch"`` is the batched form for a GPU (or torch on the CPU): a batch of points
+forms its :math:`H(z)` stack at once, factors it by one batched Cholesky
+(``torch.linalg.cholesky_ex``), builds a block Krylov space of :math:`H(z)^{-1}` (block
+of 8, up to 10 steps: ``cholesky_solve`` and block Gram-Schmidt per step) and takes the
+Rayleigh-Ritz step on the whole space.
+A point is accepted when the bound :math:`\|r\|^2/\delta` of its Ritz value's error
+(:math:`r` the eigen-residual, :math:`\delta` the gap to the next Ritz value) is below
+``tol`` times the Ritz value; the rest (packed low spectra, a failed Cholesky) take a
+batched dense ``eigh``, and points below :math:`10^{-6}` of :math:`H`'s scale the SVD,
+as above. :math:`\tau` is again the rectangular Rayleigh quotient.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import numpy as np
 import scipy.linalg
@@ -35,7 +48,7 @@ from koop._spectral.factor import Pencil
 
 __all__ = ["smallest_residuals"]
 
-_METHODS = ("cholesky", "svd")
+_METHODS = ("cholesky", "svd", "torch")
 _SMALL = 96  # below this size a dense double-precision eigensolve per point is cheapest
 _BLOCK = 4  # block size of the kernel's Lanczos and of its dense fallback
 _DEPTH = 10  # block Lanczos steps before the kernel falls back to a dense solve
@@ -110,6 +123,89 @@ def _path_kernel(pencil: Pencil, zs: np.ndarray, want_vectors: bool, tol: float,
     return tau, (U if want_vectors else None)
 
 
+_TORCH_BLOCK = 8  # block size of the batched block Krylov space of H(z)^{-1}
+_TORCH_STEPS = 10  # its most steps (the space: at most 88 vectors, and fewer than r)
+_TORCH_MIN_STEPS = 4  # steps before the first Rayleigh-Ritz test
+_TORCH_BYTES = 2**28  # H(z) stacks per batch on the CPU (x16 on a GPU)
+
+
+def _torch_batched(pencil: Pencil, zs: np.ndarray, want_vectors: bool, tol: float, bar,
+                   device) -> tuple[np.ndarray, np.ndarray | None]:
+    """``method="torch"``: batched Cholesky + block Krylov on a torch device."""
+    from koop._backends.torch_backend import resolve_device
+
+    dev = resolve_device(device)
+    import torch
+
+    c128 = torch.complex128
+    r = pencil.rank
+    K = torch.as_tensor(np.asarray(pencil.K, dtype=np.complex128), device=dev)
+    Lh = torch.as_tensor(np.asarray(pencil.L, dtype=np.complex128), device=dev)
+    Rc = torch.as_tensor(np.asarray(pencil.Rc, dtype=np.complex128), device=dev)
+    Kh = K.conj().T
+    eye = torch.eye(r, dtype=c128, device=dev)
+    p = min(_TORCH_BLOCK, max(r // 4, 1))
+    steps = max(1, min(_TORCH_STEPS, (r - p) // p - 1))
+    gen = torch.Generator(device=dev).manual_seed(0)
+    V0 = torch.randn(r, p, dtype=c128, device=dev, generator=gen)
+    budget = _TORCH_BYTES * (16 if dev.type == "cuda" else 1)
+    batch = max(1, budget // (3 * 16 * r * r))
+    tau = np.empty(zs.size)
+    U = np.empty((r, zs.size), dtype=np.complex128)
+    for s in range(0, zs.size, batch):
+        z = torch.as_tensor(zs[s : s + batch], device=dev)
+        zb = z[:, None, None]
+        H = Lh - zb * Kh - zb.conj() * K + (z.abs() ** 2)[:, None, None] * eye
+        H = 0.5 * (H + H.mH)
+        chol, info = torch.linalg.cholesky_ex(H)
+        chol[info != 0] = eye  # no Cholesky (H singular to rounding): the dense eigh below
+        Q = torch.linalg.qr(V0.expand(z.shape[0], r, p)).Q
+        rq_last = torch.full((z.shape[0],), float("inf"), dtype=torch.float64, device=dev)
+        last = Q
+        for step in range(1, steps + 1):  # block Krylov space of H^{-1}, orthonormal
+            W = torch.cholesky_solve(last, chol)
+            for _ in range(2):  # block Gram-Schmidt, twice, then again after normalising:
+                W = W - Q @ (Q.mH @ W)  # a block that (nearly) vanished (an invariant
+            W = torch.linalg.qr(W).Q  # subspace found) is rounding noise until then
+            last = torch.linalg.qr(W - Q @ (Q.mH @ W)).Q
+            Q = torch.cat([Q, last], dim=2)
+            if step < min(_TORCH_MIN_STEPS, steps) - 1:  # two tests at least: the change
+                continue
+            T = Q.mH @ (H @ Q)  # Rayleigh-Ritz on the whole space
+            theta, S = torch.linalg.eigh(0.5 * (T + T.mH))
+            u = Q @ S[:, :, :1]
+            u = u / torch.linalg.vector_norm(u, dim=1, keepdim=True)
+            Hu = H @ u
+            rq = (u.mH @ Hu)[:, 0, 0].real
+            res = torch.linalg.vector_norm((Hu - rq[:, None, None] * u)[..., 0], dim=1)
+            # accepted: the residual bound res^2/gap and the change since the last
+            # Rayleigh-Ritz step both below tol relative to the Ritz value
+            ok = (info == 0) & torch.isfinite(res) & (
+                res**2 <= tol * rq.clamp(min=0) * (theta[:, 1] - theta[:, 0])) & (
+                (rq_last - rq).abs() <= tol * rq.abs())
+            rq_last = rq
+            if bool(ok.all()):
+                break
+        u = u[..., 0]
+        redo = torch.nonzero(~ok).flatten()
+        if redo.numel():  # packed low spectrum or no Cholesky: a dense eigensolve there
+            u[redo] = torch.linalg.eigh(H[redo]).eigenvectors[:, :, 0]
+        top = u @ K.T - z[:, None] * u
+        bottom = u @ Rc.T
+        t = torch.sqrt((top.abs() ** 2).sum(1) + (bottom.abs() ** 2).sum(1))
+        tau[s : s + z.shape[0]] = t.cpu().numpy()
+        U[:, s : s + z.shape[0]] = u.T.cpu().numpy()
+        if bar is not None:
+            bar.update(int(z.shape[0]))
+    # below sqrt(eps) of H's scale the eigenvector is rounding noise: take the SVD there
+    Kn = np.asarray(pencil.K)
+    hdiag = (np.real(np.diag(pencil.L))[:, None]
+             - 2 * np.real(np.conj(zs) * np.diag(Kn)[:, None]) + np.abs(zs) ** 2)
+    for i in np.flatnonzero(tau < 1e-6 * np.sqrt(np.max(hdiag, axis=0))):
+        tau[i], U[:, i] = _svd_min(np.vstack([Kn - zs[i] * np.eye(r), pencil.Rc]))
+    return tau, (U if want_vectors else None)
+
+
 def smallest_residuals(
     pencil: Pencil,
     z,
@@ -119,6 +215,7 @@ def smallest_residuals(
     n_jobs: int | None = None,
     tol: float = 1e-8,
     verbose: bool = False,
+    device=None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     r""":math:`\tau(z)` (and the minimising coefficients) at every point of ``z``.
 
@@ -126,7 +223,8 @@ def smallest_residuals(
     ----------
     pencil : Pencil
     z : array-like of complex, shape (k,)
-    method : {"cholesky", "svd"}
+    method : {"cholesky", "svd", "torch"}
+        ``"torch"``: batched on a torch device (see the module docstring).
     vectors : bool
         Also return the :math:`\varepsilon`-pseudoeigenfunctions as dictionary coefficient
         vectors :math:`g = Qu` (unit :math:`L^2` norm on the data), shape (M, k).
@@ -139,6 +237,9 @@ def smallest_residuals(
         Ritz vector, accurate to second order in it.
     verbose : bool
         Progress bar.
+    device : str or torch.device, optional
+        ``method="torch"`` only: where to compute (default: CUDA when available, else
+        the CPU).
 
     Returns
     -------
@@ -194,8 +295,15 @@ def smallest_residuals(
             return _path_kernel(pencil, zs, vectors, tol, bar)
     elif method == "cholesky":
         n_jobs = 1  # small per-point Python work: threads only contend for the GIL
+    if method == "torch":
+        n_jobs = 1  # one batched stream of points; torch uses its own threads
+
+        def work(pencil, zs, method, vectors, tol, bar):
+            return _torch_batched(pencil, zs, vectors, tol, bar, device)
+    elif device is not None:
+        raise ValueError("device is for method='torch' only.")
     try:
-        with threadpool_limits(1):
+        with threadpool_limits(1) if method != "torch" else contextlib.nullcontext():
             if n_jobs == 1:
                 tau_u, vec_u = work(pencil, todo, method, vectors, tol, bar)
             else:

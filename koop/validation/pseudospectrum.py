@@ -24,6 +24,7 @@ def pseudospectrum(
     method: str = "cholesky",
     n_jobs: int | None = None,
     verbose: bool = False,
+    device: Any = None,
 ):
     r"""Minimal residual :math:`\tau(z)` over the dictionary span, at points or on a grid.
 
@@ -53,12 +54,16 @@ def pseudospectrum(
         Evaluate on independent data instead (the dictionary is the model's).
     vectors : bool
         Also return the pseudoeigenfunctions (dictionary coefficients, unit norm on data).
-    method : {"cholesky", "svd"}
-        ``"svd"`` is the slow reference (an SVD of the :math:`2r\times r` matrix per point).
+    method : {"cholesky", "svd", "torch"}
+        ``"svd"`` is the slow reference (an SVD of the :math:`2r\times r` matrix per point);
+        ``"torch"`` batches the points on a torch device (a GPU: one batched Cholesky and
+        block inverse iteration for many points at once; needs ``koop[torch]``).
     n_jobs : int, optional
         Threads.
     verbose : bool
         Progress bar.
+    device : str or torch.device, optional
+        ``method="torch"`` only (default: CUDA when available, else the CPU).
 
     Returns
     -------
@@ -79,7 +84,7 @@ def pseudospectrum(
     """
     return as_koopman_model(model).pseudospectrum(
         points_or_grid, X=X, y=y, weights=weights, vectors=vectors, method=method,
-        n_jobs=n_jobs, verbose=verbose)
+        n_jobs=n_jobs, verbose=verbose, device=device)
 
 
 @dataclass(frozen=True)
