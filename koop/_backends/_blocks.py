@@ -26,7 +26,6 @@ from koop._backends.plan import (
     ComplexPsi,
     Psi,
     RawSums,
-    default_chunk_size,
     gram_chunk_size,
     hermitian_part,
 )
@@ -47,11 +46,6 @@ class BlockSums:
     weights_sum: float
     weights_min: float
     upper_only: bool  # G, L hold only their upper triangles (real kernel path)
-
-
-def _chunk_rule(dtype: np.dtype):
-    """The numba stream's cache-sized chunks for real states; numpy's larger ones else."""
-    return default_chunk_size if dtype.kind == "c" else gram_chunk_size
 
 
 def _weight_stats(w: np.ndarray | None, n: int) -> tuple[float, float]:
@@ -108,7 +102,7 @@ def window_sums(
     if n == 0 or not wmin >= 0:  # nothing to sum, or bad weights that finish() reports
         return _zeros(M, d, n, wsum, wmin)
     ev = psi.evaluator(d)
-    chunk = chunk_size or _chunk_rule(dtype)(ev.n_outputs, lags)
+    chunk = chunk_size or gram_chunk_size(ev.n_outputs, lags, dtype.kind == "c")
     try:
         if dtype.kind == "c":  # the kernels stream real states
             raise ComplexPsi
@@ -144,7 +138,7 @@ def pair_sums(
     if not wmin >= 0:
         return _zeros(psi.n_outputs, xb.shape[1], n, wsum, wmin)
     ev = psi.evaluator(xb.shape[1])
-    chunk = chunk_size or _chunk_rule(dtype)(ev.n_outputs)
+    chunk = chunk_size or gram_chunk_size(ev.n_outputs, 0, dtype.kind == "c")
     try:
         if dtype.kind == "c":
             raise ComplexPsi

@@ -14,13 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from koop._backends.numpy_backend import streamed_sums
-from koop._backends.plan import (
-    ComplexPsi,
-    GramPlan,
-    RawSums,
-    default_chunk_size,
-    gram_chunk_size,
-)
+from koop._backends.plan import ComplexPsi, GramPlan, RawSums, gram_chunk_size
 from koop._kernels.poly_gram import MomentPlan, moment_plan, polynomial_gram
 from koop._kernels.stream import accumulate_pairs, accumulate_trajectories, symmetrize_upper
 
@@ -105,12 +99,10 @@ def _streamed_sums(plan: GramPlan, progress) -> RawSums:
     ev = plan.evaluator()
     chunk = plan.chunk_size
     complex_states = np.dtype(plan.data.dtype).kind == "c"
-    if chunk is None and complex_states:  # numpy's complex products: fewer, larger chunks
-        chunk = default_chunk_size(ev.n_outputs, plan.n_lags)
-    elif chunk is None:
-        chunk = gram_chunk_size(ev.n_outputs, plan.n_lags)
-        if plan.weighted:  # two more buffers per thread for the sqrt(w)-scaled rows
-            chunk = max(256, chunk // 2)
+    if chunk is None:
+        chunk = gram_chunk_size(ev.n_outputs, plan.n_lags, complex_states)
+        if plan.weighted and not complex_states:  # two more buffers per thread for the
+            chunk = max(256, chunk // 2)  # sqrt(w)-scaled rows
     if complex_states:  # the kernels stream real states
         return streamed_sums(plan, chunk)
     need_state = ev.state_columns is None
@@ -127,8 +119,8 @@ def _streamed_sums(plan: GramPlan, progress) -> RawSums:
                 chunk, progress, need_state,
             )
     except ComplexPsi:  # complex psi from real states: numpy's products, larger chunks
-        return streamed_sums(plan, plan.chunk_size or default_chunk_size(ev.n_outputs,
-                                                                         plan.n_lags))
+        return streamed_sums(plan, plan.chunk_size or gram_chunk_size(
+            ev.n_outputs, plan.n_lags, complex_states=True))
     G, L = symmetrize_upper(G), symmetrize_upper(L)
     # psi holds the state itself (Identity, Polynomial, TimeDelay): C is a block of G
     C = G[:, ev.state_columns] if C is None else np.ascontiguousarray(C)

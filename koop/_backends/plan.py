@@ -28,8 +28,9 @@ __all__ = ["GramPlan", "Psi", "Window", "RawSums", "ComplexPsi", "default_chunk_
 _CHUNK_BYTES = 16 * 2**20  # memory budget of one psi chunk
 # The numba Gram stream's psi chunk: each thread evaluates a chunk and hands it at once to
 # dsyrk/dgemm, so a chunk that stays in the core's cache between the two is read from
-# cache, not memory. Measured on the 2-core machine (benchmarks/gram_profile.py
-# --chunk-sweep): 1 MiB beats 16 MiB by 6-20 % for 100-500 RBFs and is even beyond that.
+# cache, not memory. Measured on the 2-core machine (benchmarks/gram_profile.py --sweep,
+# benchmarks/results/gram_limit_2026-12-03.md): 1 MiB takes 0.80x the time of 16 MiB for
+# 100 RBFs and 0.86-0.92x for 500; for 2000 RBFs and random Fourier features, no change.
 _GRAM_CHUNK_BYTES = 2**20
 
 
@@ -38,13 +39,18 @@ def default_chunk_size(n_output_features: int, n_lags: int = 0) -> int:
     return max(256, _CHUNK_BYTES // (8 * max(n_output_features, 1)), 2 * n_lags + 2)
 
 
-def gram_chunk_size(n_output_features: int, n_lags: int = 0) -> int:
+def gram_chunk_size(n_output_features: int, n_lags: int = 0,
+                    complex_states: bool = False) -> int:
     """Rows per chunk of the numba Gram stream: about 1 MiB of psi, at least 256 rows.
 
     Small enough that a thread's chunk is still in its cache when BLAS reads it (two
     threads' 16 MiB chunks do not fit together in a 32 MiB L3), large enough that dsyrk
-    and dgemm run at their full rate (K = 256 rows already does).
+    and dgemm run at their full rate (K = 256 rows already does). Complex states (or
+    psi) go through numpy's products chunk by chunk instead: they keep
+    :func:`default_chunk_size`, fewer and larger chunks.
     """
+    if complex_states:
+        return default_chunk_size(n_output_features, n_lags)
     return max(256, _GRAM_CHUNK_BYTES // (8 * max(n_output_features, 1)), 2 * n_lags + 2)
 
 

@@ -31,8 +31,9 @@ forms its :math:`H(z)` stack at once, factors it by one batched Cholesky
 of 8, up to 10 steps: ``cholesky_solve`` and block Gram-Schmidt per step) and takes the
 Rayleigh-Ritz step on the whole space.
 A point is accepted when the bound :math:`\|r\|^2/\delta` of its Ritz value's error
-(:math:`r` the eigen-residual, :math:`\delta` the gap to the next Ritz value) is below
-``tol`` times the Ritz value; the rest (packed low spectra, a failed Cholesky) take a
+(:math:`r` the eigen-residual, :math:`\delta` the gap to the next Ritz value) and the
+Ritz value's change since the previous Rayleigh-Ritz step are both below ``tol`` times
+the Ritz value; the rest (packed low spectra, a failed Cholesky) take a
 batched dense ``eigh``, and points below :math:`10^{-6}` of :math:`H`'s scale the SVD,
 as above. :math:`\tau` is again the rectangular Rayleigh quotient.
 """
@@ -97,6 +98,20 @@ def _block(pencil: Pencil, zs: np.ndarray, method: str, want_vectors: bool, tol:
     return tau, vecs
 
 
+def _svd_where_tiny(pencil: Pencil, zs: np.ndarray, tau: np.ndarray, U: np.ndarray) -> None:
+    """In place: points whose tau is below sqrt(eps) of H(z)'s scale take the SVD.
+
+    There the eigenvector of :math:`H(z)` is rounding noise, so the Rayleigh quotient is
+    too; the SVD of the :math:`2r\times r` matrix is not.
+    """
+    K = np.asarray(pencil.K)
+    hdiag = (np.real(np.diag(pencil.L))[:, None] - 2 * np.real(np.conj(zs) * np.diag(K)[:, None])
+             + np.abs(zs) ** 2)
+    eye = np.eye(pencil.rank)
+    for i in np.flatnonzero(tau < 1e-6 * np.sqrt(np.max(hdiag, axis=0))):
+        tau[i], U[:, i] = _svd_min(np.vstack([K - zs[i] * eye, pencil.Rc]))
+
+
 def _path_kernel(pencil: Pencil, zs: np.ndarray, want_vectors: bool, tol: float, bar
                  ) -> tuple[np.ndarray, np.ndarray | None]:
     """``method="cholesky"`` for ``r > _SMALL``: the nogil numba kernel along the path."""
@@ -113,11 +128,7 @@ def _path_kernel(pencil: Pencil, zs: np.ndarray, want_vectors: bool, tol: float,
     top = pencil.K @ U - U * zs
     bottom = pencil.Rc @ U
     tau = np.sqrt(np.sum(np.abs(top) ** 2, axis=0) + np.sum(np.abs(bottom) ** 2, axis=0))
-    # below sqrt(eps) of H's scale the eigenvector is rounding noise: take the SVD there
-    hdiag = (np.real(np.diag(pencil.L))[:, None] - 2 * np.real(np.conj(zs) * np.diag(K)[:, None])
-             + np.abs(zs) ** 2)
-    for i in np.flatnonzero(tau < 1e-6 * np.sqrt(np.max(hdiag, axis=0))):
-        tau[i], U[:, i] = _svd_min(np.vstack([K - zs[i] * np.eye(r), pencil.Rc]))
+    _svd_where_tiny(pencil, zs, tau, U)
     if bar is not None:
         bar.update(zs.size)
     return tau, (U if want_vectors else None)
@@ -197,12 +208,7 @@ def _torch_batched(pencil: Pencil, zs: np.ndarray, want_vectors: bool, tol: floa
         U[:, s : s + z.shape[0]] = u.T.cpu().numpy()
         if bar is not None:
             bar.update(int(z.shape[0]))
-    # below sqrt(eps) of H's scale the eigenvector is rounding noise: take the SVD there
-    Kn = np.asarray(pencil.K)
-    hdiag = (np.real(np.diag(pencil.L))[:, None]
-             - 2 * np.real(np.conj(zs) * np.diag(Kn)[:, None]) + np.abs(zs) ** 2)
-    for i in np.flatnonzero(tau < 1e-6 * np.sqrt(np.max(hdiag, axis=0))):
-        tau[i], U[:, i] = _svd_min(np.vstack([Kn - zs[i] * np.eye(r), pencil.Rc]))
+    _svd_where_tiny(pencil, zs, tau, U)
     return tau, (U if want_vectors else None)
 
 

@@ -26,6 +26,7 @@ GTFEnsemble
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import time
@@ -429,15 +430,13 @@ class GTFEnsemble:
     def save(self, path: str | Path, weights_only: bool = False) -> None:
         """Write the parameters (and, unless ``weights_only``, everything needed to resume)."""
         path = Path(path)
-        arrays = {f"param_{k}": v for k, v in self.params.items()}
+        arrays = _seed_arrays(self)
         meta = dict(settings=asdict(self.settings), n_models=self.n_models,
                     random_state=self.random_state, epoch=self.epoch,
                     n_features=int(self.data.shape[1]), train_seconds=self.train_seconds)
-        if not weights_only:
-            arrays.update({f"adam_m_{k}": v for k, v in self.optimizer.m.items()})
-            arrays.update({f"adam_v_{k}": v for k, v in self.optimizer.v.items()})
-            arrays.update(alpha=self.alpha, loss_history=self.loss_history,
-                          alpha_history=self.alpha_history, diverged=self.diverged)
+        if weights_only:
+            arrays = {k: v for k, v in arrays.items() if k.startswith("param_")}
+        else:
             meta.update(adam_t=self.optimizer.t,
                         rng_states=[r.bit_generator.state for r in self.rngs])
         arrays["meta"] = np.array(json.dumps(meta, default=int))
@@ -452,21 +451,16 @@ class GTFEnsemble:
             meta = json.loads(str(f["meta"]))
             ens = cls(data, GTFSettings(**meta["settings"]), meta["n_models"],
                       meta["random_state"])
-            ens.params = {k[6:]: f[k].copy() for k in f.files if k.startswith("param_")}
+            arrays = {k: f[k].copy() for k in f.files if k != "meta"}
             ens.epoch = int(meta["epoch"])
             ens.train_seconds = float(meta.get("train_seconds", 0.0))
-            if "adam_t" in meta:
-                ens.optimizer.m = {k[7:]: f[k].copy() for k in f.files if k.startswith("adam_m_")}
-                ens.optimizer.v = {k[7:]: f[k].copy() for k in f.files if k.startswith("adam_v_")}
-                ens.optimizer.t = int(meta["adam_t"])
-                ens.alpha = f["alpha"].copy()
-                ens.loss_history = f["loss_history"].copy()
-                # checkpoints written before alpha was recorded per epoch: unknown (NaN)
-                ens.alpha_history = (f["alpha_history"].copy() if "alpha_history" in f.files
-                                     else np.full_like(ens.loss_history, np.nan))
-                ens.diverged = f["diverged"].copy()
-                for r, state in zip(ens.rngs, meta["rng_states"], strict=True):
-                    r.bit_generator.state = state
+            if "adam_t" not in meta:  # weights only
+                ens.params = {k[6:]: v for k, v in arrays.items() if k.startswith("param_")}
+                return ens
+            _restore_seed_arrays(ens, arrays)
+            ens.optimizer.t = int(meta["adam_t"])
+            for r, state in zip(ens.rngs, meta["rng_states"], strict=True):
+                r.bit_generator.state = state
         return ens
 
     # -- several processes: split the seeds, train the parts, merge them back -------------
@@ -474,31 +468,19 @@ class GTFEnsemble:
         """The seeds in ``n_parts`` consecutive groups, each a resumable ensemble.
 
         Each part keeps its seeds' parameters, optimizer moments, alpha, histories and
-        random streams, so training the parts in separate processes (one core each) and
-        :meth:`merge` -ing them continues every seed exactly as one ensemble would. The
-        training time so far is shared among the parts by their number of seeds.
+        (copies of their) random streams, so training the parts in separate processes
+        (one core each) and :meth:`merge` -ing them continues every seed exactly as one
+        ensemble would. The training time so far is shared by the number of seeds.
         """
         n_parts = int(n_parts)
         if not 1 <= n_parts <= self.n_models:
             raise ValueError(f"n_parts must be between 1 and n_models = {self.n_models}; "
                              f"got {n_parts}.")
-        parts = []
-        for idx in np.array_split(np.arange(self.n_models), n_parts):
-            part = object.__new__(type(self))
-            part.data, part.settings = self.data, self.settings
-            part.n_models, part.random_state = len(idx), self.random_state
-            part.rngs = [self.rngs[i] for i in idx]
-            part.params = {k: v[idx].copy() for k, v in self.params.items()}
-            part.optimizer = _RAdam(part.params)
-            part.optimizer.m = {k: v[idx].copy() for k, v in self.optimizer.m.items()}
-            part.optimizer.v = {k: v[idx].copy() for k, v in self.optimizer.v.items()}
-            part.optimizer.t = self.optimizer.t
-            for name in ("alpha", "loss_history", "alpha_history", "diverged"):
-                setattr(part, name, getattr(self, name)[idx].copy())
-            part.epoch = self.epoch
-            part.train_seconds = self.train_seconds * len(idx) / self.n_models
-            parts.append(part)
-        return parts
+        arrays = _seed_arrays(self)
+        return [_with_seeds(self, {k: v[idx].copy() for k, v in arrays.items()},
+                            [copy.deepcopy(self.rngs[i]) for i in idx],
+                            self.train_seconds * len(idx) / self.n_models)
+                for idx in np.array_split(np.arange(self.n_models), n_parts)]
 
     @classmethod
     def merge(cls, parts: list[GTFEnsemble]) -> GTFEnsemble:
@@ -515,23 +497,10 @@ class GTFEnsemble:
             if p.epoch != first.epoch or p.optimizer.t != first.optimizer.t:
                 raise ValueError(f"the parts are at different epochs ({first.epoch}, "
                                  f"{p.epoch}): train them to the same epoch first.")
-        out = object.__new__(cls)
-        out.data, out.settings = first.data, first.settings
-        out.n_models = sum(p.n_models for p in parts)
-        out.random_state = first.random_state
-        out.rngs = [r for p in parts for r in p.rngs]
-        out.params = {k: np.concatenate([p.params[k] for p in parts]) for k in first.params}
-        out.optimizer = _RAdam(out.params)
-        out.optimizer.m = {k: np.concatenate([p.optimizer.m[k] for p in parts])
-                           for k in first.params}
-        out.optimizer.v = {k: np.concatenate([p.optimizer.v[k] for p in parts])
-                           for k in first.params}
-        out.optimizer.t = first.optimizer.t
-        for name in ("alpha", "loss_history", "alpha_history", "diverged"):
-            setattr(out, name, np.concatenate([getattr(p, name) for p in parts]))
-        out.epoch = first.epoch
-        out.train_seconds = float(sum(p.train_seconds for p in parts))
-        return out
+        each = [_seed_arrays(p) for p in parts]
+        return _with_seeds(first, {k: np.concatenate([a[k] for a in each]) for k in each[0]},
+                           [r for p in parts for r in p.rngs],
+                           sum(p.train_seconds for p in parts))
 
     # -- the trained models as koop estimators -------------------------------------------
     def estimators(self, dt: float | None = None) -> list:
@@ -581,3 +550,36 @@ class GTFEnsemble:
             est.fit_time_ = self.train_seconds / self.n_models
             out.append(est)
         return out
+
+
+def _seed_arrays(ens: GTFEnsemble) -> dict:
+    """Every per-seed array of ``ens`` (first axis: the seed), under the checkpoint's names."""
+    arrays = {f"param_{k}": v for k, v in ens.params.items()}
+    arrays.update({f"adam_m_{k}": v for k, v in ens.optimizer.m.items()})
+    arrays.update({f"adam_v_{k}": v for k, v in ens.optimizer.v.items()})
+    arrays.update(alpha=ens.alpha, loss_history=ens.loss_history,
+                  alpha_history=ens.alpha_history, diverged=ens.diverged)
+    return arrays
+
+
+def _restore_seed_arrays(ens: GTFEnsemble, arrays: dict) -> None:
+    """The inverse of :func:`_seed_arrays` (the arrays are taken, not copied)."""
+    ens.params = {k[6:]: v for k, v in arrays.items() if k.startswith("param_")}
+    ens.optimizer.m = {k[7:]: v for k, v in arrays.items() if k.startswith("adam_m_")}
+    ens.optimizer.v = {k[7:]: v for k, v in arrays.items() if k.startswith("adam_v_")}
+    ens.alpha = arrays["alpha"]
+    ens.loss_history = arrays["loss_history"]
+    # checkpoints written before alpha was recorded per epoch: unknown (NaN)
+    ens.alpha_history = arrays.get("alpha_history", np.full_like(ens.loss_history, np.nan))
+    ens.diverged = arrays["diverged"]
+
+
+def _with_seeds(template: GTFEnsemble, arrays: dict, rngs: list,
+                train_seconds: float) -> GTFEnsemble:
+    """An ensemble at ``template``'s settings, epoch and step holding the given seeds."""
+    out = type(template)(template.data, template.settings, len(rngs), template.random_state)
+    _restore_seed_arrays(out, arrays)
+    out.rngs = rngs
+    out.epoch, out.optimizer.t = template.epoch, template.optimizer.t
+    out.train_seconds = float(train_seconds)
+    return out
